@@ -101,7 +101,7 @@ def _split_tag(host: str, ts: float, rest: str) -> Header:
                     return Header(ts, host, tag, None, msg)
             elif tag[-1] == "]":
                 pid_s = tag[br + 1 : -1]
-                if pid_s.isdigit() and len(pid_s) <= 10 and br > 0:
+                if pid_s.isdigit() and pid_s.isascii() and len(pid_s) <= 10 and br > 0:
                     return Header(ts, host, tag[:br], int(pid_s), msg)
     mt = _TAG.match(rest)
     if mt is None:
@@ -110,8 +110,79 @@ def _split_tag(host: str, ts: float, rest: str) -> Header:
     return Header(ts, host, prog, int(pid) if pid else None, msg)
 
 
+_new_header = tuple.__new__
+
+
+def _fast_tag(line: str, start: int, host: str, ts: float) -> Header:
+    """:func:`_split_tag` of ``line[start:]`` without copying the rest of the line first."""
+    colon = line.find(":", start, start + 81)
+    if colon > start and line.find(" ", start, colon) < 0:
+        nxt = colon + 1
+        msg = line[nxt + 1 :] if line[nxt : nxt + 1] == " " else line[nxt:]
+        br = line.find("[", start, colon)
+        if br < 0:
+            if line.find("]", start, colon) < 0:
+                return _new_header(Header, (ts, host, line[start:colon], None, msg))
+        elif line[colon - 1] == "]" and br > start:
+            pid_s = line[br + 1 : colon - 1]
+            if pid_s.isdigit() and pid_s.isascii() and len(pid_s) <= 10:
+                return _new_header(Header, (ts, host, line[start:br], int(pid_s), msg))
+    return _split_tag(host, ts, line[start:])
+
+
+def _iso_fast(line: str, ctx: LineContext) -> Header | None:
+    # "2026-11-26T06:20:49[.ffffff][Z|+hh:mm|+hhmm] host rest": the whole seconds and the
+    # zone are looked up in the cache the slow path fills; the fraction is added here.
+    sp = line.find(" ", 19, 40)
+    if sp < 0:
+        return None
+    last = line[sp - 1]
+    if last == "Z":
+        zend = sp - 1
+    elif line[sp - 6] in "+-" and line[sp - 3] == ":":
+        zend = sp - 6
+    elif line[sp - 5] in "+-":
+        zend = sp - 5
+    else:
+        zend = sp
+    base = ctx.time_cache.get(line[:19] + line[zend:sp])
+    if base is None:
+        return None
+    ts = base
+    if zend > 19:
+        frac = line[19:zend]
+        digits = frac[1:]
+        if frac[0] != "." or len(digits) > 9 or not (digits.isdigit() and digits.isascii()):
+            return None
+        ts = round(base + float(frac), 6)
+    sp2 = line.find(" ", sp + 1)
+    if sp2 <= sp + 1:
+        return None
+    return _fast_tag(line, sp2 + 1, line[sp + 1 : sp2], ts)
+
+
 def split_header(line: str, ctx: LineContext) -> Header | None:
     """The time, host, program, pid and message of a syslog line, or None if it has none."""
+    if not line:
+        return None
+    first = line[0]
+    if "0" <= first <= "9":
+        if line[10:11] == "T":
+            hdr = _iso_fast(line, ctx)
+            if hdr is not None:
+                return hdr
+        return _split_header_slow(line, ctx)
+    # Fast path: "Mmm dd hh:mm:ss host rest" with a cached time stamp.
+    ts = ctx.time_cache.get(line[:15])
+    if ts is not None and line[15:16] == " ":
+        sp = line.find(" ", 16)
+        if sp > 16:
+            return _fast_tag(line, sp + 1, line[16:sp], ts)
+    return _split_header_slow(line, ctx)
+
+
+def _split_header_slow(line: str, ctx: LineContext) -> Header | None:
+    """The reference (regex) implementation; :func:`split_header` must agree with it."""
     if not line:
         return None
     first = line[0]
@@ -120,7 +191,18 @@ def split_header(line: str, ctx: LineContext) -> Header | None:
         if mi is None:
             return None
         groups = mi.groups()
-        return _split_tag(groups[8] or "", _iso_time(ctx, groups), groups[9] or "")
+        ts = _iso_time(ctx, groups)
+        if line[10] == "T":
+            # Also remember the whole-second time under the fast path's key.
+            cache = ctx.time_cache
+            base = cache.get(
+                f"{groups[0]}{groups[1]}{groups[2]}{groups[3]}{groups[4]}{groups[5]}{groups[7]}"
+            )
+            if base is not None:
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[line[:19] + (groups[7] or "")] = base
+        return _split_tag(groups[8] or "", ts, groups[9] or "")
     # Fast path: "Mmm dd hh:mm:ss host rest" with a cached time stamp.
     key = line[:15]
     ts = ctx.time_cache.get(key)

@@ -1,0 +1,67 @@
+"""``keibi status``: what the agent is doing (sources, rates, drops, last error)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from keibi.cli.common import add_common, config_of, data_dir_of, open_store
+from keibi.events.encoding import format_time
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("status", help="the agent's sources, rates, drops and last error")
+    p.add_argument("--json", action="store_true", help="the status as one JSON object")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    data_dir = data_dir_of(args, config)
+    store = open_store(data_dir)
+    try:
+        raw = store.get_status("agent")
+        stats = store.stats()
+    finally:
+        store.close()
+    st = json.loads(raw) if raw else None
+    running = bool(st) and _alive(int(st["pid"])) and time.time() - float(st["updated"]) < 30
+    if args.json:
+        print(json.dumps({"running": running, "agent": st, "store": stats}, default=str))
+        return 0
+    out = sys.stdout
+    out.write(f"data dir: {data_dir}\n")
+    if not st:
+        out.write("agent: has never run with this data dir\n")
+        return 0
+    state = "running" if running else "not running (last status below)"
+    out.write(f"agent: {state}; pid {st['pid']} on {st['host']}, "
+              f"started {format_time(st['started'])}, updated {format_time(st['updated'])}\n")
+    out.write(f"events: {st['events']} ({st['events_per_s']}/s), lines {st['lines']}, "
+              f"alerts {st['alerts_new']} new / {st['alert_updates']} updates, "
+              f"dropped {st['dropped']}, queue depth {st['queue_depth']}, "
+              f"sink errors {st['sink_errors']}\n")
+    out.write(f"last error: {st['last_error'] or 'none'}\n")
+    out.write("sources:\n")
+    for s in st["sources"]:
+        flag = "active   " if s["active"] else "not found"
+        out.write(f"  {flag} {s['type']:<6} {s['path']} [{s['origin']}] lines {s['lines']}"
+                  + (f" error: {s['last_error']}" if s["last_error"] else "") + "\n")
+    for note in st.get("notes", []):
+        out.write(f"  note: {note}\n")
+    out.write(f"store: {json.dumps(stats, default=str)}\n")
+    return 0

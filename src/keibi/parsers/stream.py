@@ -1,0 +1,38 @@
+"""Record streams: what turns a source's lines into events, stateless or not.
+
+Most logs are one record per line and use a pure :class:`LineParser`. A few formats
+need state across lines (apt history blocks, audit records of one event): those
+implement :class:`StreamParser` directly. :class:`LineStream` adapts a line parser.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from keibi.events.model import Event
+from keibi.parsers.context import LineContext, LineParser
+
+
+class StreamParser(Protocol):
+    """Feeds lines in file order; may hold records back until they are complete."""
+
+    def feed(self, line: str, offset: int | None, ctx: LineContext) -> list[Event]: ...
+
+    def flush(self, now: float | None = None) -> list[Event]:
+        """Events still held back (all of them when ``now`` is None)."""
+        ...
+
+
+class LineStream:
+    """A :class:`StreamParser` over a stateless line parser."""
+
+    __slots__ = ("_parse",)
+
+    def __init__(self, parse: LineParser) -> None:
+        self._parse = parse
+
+    def feed(self, line: str, offset: int | None, ctx: LineContext) -> list[Event]:
+        return self._parse(line, offset, ctx)
+
+    def flush(self, now: float | None = None) -> list[Event]:
+        return []

@@ -1,0 +1,688 @@
+"""Following one log file live: rotation, truncation, restarts, exactly once.
+
+A :class:`FileTailer` reads the file named by a path, by file descriptor, and keeps
+reading the *file* it has open after that path moves on:
+
+- **rename + create** (logrotate's default): when the path names another file (another
+  inode), the old file is read to its end first, then the new one from offset 0. The
+  old file stays open as a *predecessor* for ``rotate_wait`` seconds after it last
+  grew, since writers keep appending to it until they reopen (rsyslog until its HUP).
+  While the path names no file yet, the old one is kept for as long as that lasts.
+  A file that disappears and comes back later is read from 0.
+- **copytruncate**: a file shorter than what was read, or whose first bytes changed,
+  was truncated (or rewritten) in place. The rest of what it held before is read from
+  the copy, found among its rotated siblings by content, then the file again from 0.
+  Lines written between logrotate's copy and its truncate are lost, as for any reader
+  of copytruncate'd files; that is inherent to copytruncate.
+- **checkpoints**: :meth:`FileTailer.checkpoint` names each open file by device, inode
+  and a fingerprint (SHA-256 of its first bytes, up to 1024, as read) with the offset
+  of the first line not yet returned. Resuming, each checkpointed file is looked for at
+  the path, then among its rotated siblings (``path.1``, ``path-YYYYMMDD``, compressed
+  ones too, by inode and fingerprint, or by fingerprint alone for copies); the oldest
+  found is read from its offset, every newer sibling after it in full, and the file at
+  the path last. Lines are neither lost nor repeated across a restart, a rotation or
+  both, provided the files still exist.
+- **symbolic links**: a path that is (or becomes) a symbolic link is not followed unless
+  ``follow_symlinks=True``; either way it is reported in ``warnings`` and ``status()``,
+  since a log replaced by a link is a classic way to blind or abuse a reader.
+
+Lines are decoded by the rules of :mod:`keibi.sources.lines`; an unfinished last line
+is held until its newline arrives, or returned once it has sat unchanged for
+``partial_timeout`` seconds (what follows it then comes as another line).
+
+:func:`wait_for_change` sleeps until one of several tailers has something to read (by
+inotify on their directories, else by polling). Not thread-safe: one thread calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+import msgspec
+
+from keibi.sources.files import compression_of, open_stream, rotated_siblings
+from keibi.sources.lines import DEFAULT_MAX_LINE_BYTES, LineSplitter, LineStats, RawLine
+
+try:
+    from inotify_simple import INotify, flags  # type: ignore[import-untyped]
+
+    HAVE_INOTIFY = True
+except ImportError:  # pragma: no cover - the fallback is polling
+    HAVE_INOTIFY = False
+
+__all__ = [
+    "Checkpoint",
+    "FileMark",
+    "FileTailer",
+    "TailerStatus",
+    "wait_for_change",
+]
+
+FINGERPRINT_BYTES = 1024
+_READ_SIZE = 1 << 18
+_EMPTY_FP = hashlib.sha256(b"").hexdigest()
+_POLL_INTERVAL = 0.25
+
+
+class FileMark(msgspec.Struct, frozen=True, kw_only=True):
+    """One file and how far it was read: the offset of its first line not returned."""
+
+    dev: int
+    inode: int
+    offset: int
+    fingerprint: str
+    fingerprint_size: int
+
+
+class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a :class:`FileTailer` is: the file at ``path`` (``inode`` 0: none open)
+    and, in ``previous``, rotated predecessors not yet finished, oldest first."""
+
+    path: str
+    dev: int = 0
+    inode: int = 0
+    offset: int = 0
+    fingerprint: str = _EMPTY_FP
+    fingerprint_size: int = 0
+    previous: tuple[FileMark, ...] = ()
+
+
+class TailerStatus(msgspec.Struct, frozen=True, kw_only=True):
+    path: str
+    exists: bool
+    symlink: str | None
+    inode: int
+    offset: int
+    predecessors: int
+    lines: int
+    bytes: int
+    decode_errors: int
+    truncated: int
+    rotations: int
+    truncations: int
+    last_error: str | None
+    warnings: tuple[str, ...]
+
+
+class _Handle:
+    """One open file being read: plain (``fd``, read with pread) or compressed."""
+
+    __slots__ = ("changed_at", "dev", "eof", "fd", "head", "ino", "ready", "splitter", "stream")
+
+    def __init__(
+        self,
+        fd: int | None,
+        stream: BinaryIO | None,
+        dev: int,
+        ino: int,
+        head: bytes,
+        splitter: LineSplitter,
+    ) -> None:
+        self.fd = fd
+        self.stream = stream
+        self.dev = dev
+        self.ino = ino
+        self.head = head  # the file's first bytes, up to FINGERPRINT_BYTES, as read
+        self.splitter = splitter
+        self.ready: list[RawLine] = []  # read but not returned yet
+        self.eof = False
+        self.changed_at = time.monotonic()
+
+    @property
+    def dead(self) -> bool:
+        return self.fd is None and self.stream is None
+
+    def read(self) -> bytes:
+        pos = self.splitter.position
+        if self.fd is not None:
+            data = os.pread(self.fd, _READ_SIZE, pos)
+        elif self.stream is not None:
+            data = self.stream.read(_READ_SIZE)
+        else:
+            return b""
+        have = len(self.head)
+        if have < FINGERPRINT_BYTES and pos <= have < pos + len(data):
+            self.head += data[have - pos : FINGERPRINT_BYTES - pos]
+        return data
+
+    def mark(self) -> FileMark:
+        offset = self.ready[0].offset if self.ready else self.splitter.line_start
+        return FileMark(
+            dev=self.dev,
+            inode=self.ino,
+            offset=offset,
+            fingerprint=hashlib.sha256(self.head).hexdigest(),
+            fingerprint_size=len(self.head),
+        )
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+
+class _Candidate:
+    """A file that may be one a checkpoint names: a sibling or the file at the path."""
+
+    __slots__ = ("compression", "dev", "fd", "ino", "path", "size")
+
+    def __init__(self, path: str, fd: int) -> None:
+        st = os.fstat(fd)
+        self.path = path
+        self.fd: int | None = fd
+        self.dev = st.st_dev
+        self.ino = st.st_ino
+        self.size = st.st_size
+        self.compression = compression_of(os.pread(fd, 8, 0))
+
+    def head(self, n: int) -> bytes:
+        if self.compression is None:
+            assert self.fd is not None
+            return os.pread(self.fd, n, 0)
+        try:
+            with open_stream(self.path) as s:
+                return s.read(n)
+        except (OSError, EOFError):
+            return b""
+
+    def matches(self, mark: FileMark, by_inode: bool) -> bool:
+        if by_inode and (self.dev, self.ino) != (mark.dev, mark.inode):
+            return False
+        if not by_inode and mark.fingerprint_size == 0:
+            return False
+        if self.compression is None and self.size < max(mark.offset, mark.fingerprint_size):
+            return False
+        head = self.head(mark.fingerprint_size)
+        return (
+            len(head) == mark.fingerprint_size
+            and hashlib.sha256(head).hexdigest() == mark.fingerprint
+        )
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class FileTailer:
+    """Follows the file named ``path``; see the module docstring."""
+
+    def __init__(
+        self,
+        path: str,
+        checkpoint: Checkpoint | None = None,
+        start_at_end: bool = False,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        *,
+        partial_timeout: float = 5.0,
+        rotate_wait: float = 5.0,
+        follow_symlinks: bool = False,
+    ) -> None:
+        if checkpoint is not None and checkpoint.path != path:
+            raise ValueError(f"checkpoint is for {checkpoint.path}, not {path}")
+        self.path = path
+        self.max_line_bytes = max_line_bytes
+        self.partial_timeout = partial_timeout
+        self.rotate_wait = rotate_wait
+        self.follow_symlinks = follow_symlinks
+        self.stats = LineStats()
+        self.warnings: list[str] = []
+        self.last_error: str | None = None
+        self.rotations = 0
+        self.truncations = 0
+        self._lines = 0
+        self._exists = False
+        self._symlink: str | None = None
+        self._live: _Handle | None = None
+        self._prevs: list[_Handle] = []  # rotated predecessors, oldest first
+        try:
+            if checkpoint is not None:
+                self._resume(checkpoint)
+            else:
+                st = self._stat_path()
+                if st is not None:
+                    self._live = self._open(path, 0, st.st_size if start_at_end else 0)
+        except OSError as e:
+            self._error(e)
+
+    # -- public -----------------------------------------------------------------
+
+    def read_batch(self, max_lines: int = 5000) -> list[RawLine]:
+        """Up to ``max_lines`` complete lines available now, in file order; never blocks."""
+        out: list[RawLine] = []
+        now = time.monotonic()
+        try:
+            self._read_predecessors(out, max_lines, now)
+            if len(out) < max_lines:
+                self._read_live(out, max_lines, now)
+        except OSError as e:
+            self._error(e)
+        self._lines += len(out)
+        return out
+
+    def checkpoint(self) -> Checkpoint:
+        """Where to resume so that no line returned so far is returned again."""
+        previous = tuple(h.mark() for h in self._prevs if not h.dead)
+        live = self._live
+        if live is None:
+            return Checkpoint(path=self.path, previous=previous)
+        m = live.mark()
+        return Checkpoint(
+            path=self.path,
+            dev=m.dev,
+            inode=m.inode,
+            offset=m.offset,
+            fingerprint=m.fingerprint,
+            fingerprint_size=m.fingerprint_size,
+            previous=previous,
+        )
+
+    def status(self) -> TailerStatus:
+        live = self._live
+        return TailerStatus(
+            path=self.path,
+            exists=self._exists,
+            symlink=self._symlink,
+            inode=live.ino if live else 0,
+            offset=live.mark().offset if live else 0,
+            predecessors=len(self._prevs),
+            lines=self._lines,
+            bytes=self.stats.bytes,
+            decode_errors=self.stats.decode_errors,
+            truncated=self.stats.truncated,
+            rotations=self.rotations,
+            truncations=self.truncations,
+            last_error=self.last_error,
+            warnings=tuple(self.warnings),
+        )
+
+    def close(self) -> None:
+        for h in self._prevs:
+            h.close()
+        self._prevs.clear()
+        if self._live is not None:
+            self._live.close()
+            self._live = None
+
+    def __enter__(self) -> FileTailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------
+
+    def _pull(self, h: _Handle, out: list[RawLine], limit: int, now: float) -> None:
+        """Move lines of ``h`` to ``out`` until ``limit`` or the end of the file."""
+        while True:
+            ready = h.ready
+            if ready:
+                room = limit - len(out)
+                if room <= 0:
+                    return
+                if len(ready) <= room:
+                    out.extend(ready)
+                    h.ready = []
+                else:
+                    out.extend(ready[:room])
+                    del ready[:room]
+                    return
+            if len(out) >= limit:
+                return
+            data = h.read()
+            if not data:
+                h.eof = True
+                if h.splitter.pending and now - h.changed_at >= self.partial_timeout:
+                    out.extend(h.splitter.flush())
+                return
+            h.eof = False
+            h.changed_at = now
+            h.ready = h.splitter.feed(data)
+
+    def _read_predecessors(self, out: list[RawLine], limit: int, now: float) -> None:
+        i = 0
+        while i < len(self._prevs):
+            h = self._prevs[i]
+            self._pull(h, out, limit, now)
+            if len(out) >= limit:
+                return
+            if self._finished(h, now):
+                out.extend(h.splitter.flush())
+                h.close()
+                del self._prevs[i]
+            else:
+                i += 1
+
+    def _finished(self, h: _Handle, now: float) -> bool:
+        """Whether a predecessor read to its end can be closed: nobody writes to it."""
+        if h.fd is None:
+            return True  # compressed, or dead
+        if now - h.changed_at < self.rotate_wait:
+            return False
+        return self._live is not None or os.fstat(h.fd).st_nlink == 0
+
+    def _read_live(self, out: list[RawLine], limit: int, now: float) -> None:
+        for _ in range(8):  # bounded: a path rotating faster than this is read next call
+            h = self._live
+            if h is None:
+                st = self._stat_path()
+                if st is None:
+                    return
+                h = self._live = self._open(self.path, st.st_ino, 0)
+            else:
+                h = self._check_in_place(h)
+            self._pull(h, out, limit, now)
+            if len(out) >= limit or not h.eof:
+                return
+            st = self._stat_path()
+            if st is not None and (st.st_dev, st.st_ino) == (h.dev, h.ino):
+                return
+            # the path names another file, or none: finish this one as a predecessor
+            self._prevs.append(h)
+            self._live = None
+            self.rotations += 1
+            self._read_predecessors(out, limit, now)
+            if st is None or len(out) >= limit:
+                return
+
+    def _check_in_place(self, h: _Handle) -> _Handle:
+        """Detect copytruncate (or any rewrite in place) of the live file."""
+        assert h.fd is not None
+        pos = h.splitter.position
+        size = os.fstat(h.fd).st_size
+        if size >= pos and (not h.head or os.pread(h.fd, len(h.head), 0) == h.head):
+            return h
+        self.truncations += 1
+        copy = self._find_copy(h)
+        h.close()
+        if copy is not None:  # read the rest of what we had from the copy
+            h.fd, h.stream, h.dev, h.ino = copy
+        self._prevs.append(h)
+        new = self._live = self._open(self.path, h.ino, 0)
+        return new
+
+    def _find_copy(self, h: _Handle) -> tuple[int | None, BinaryIO | None, int, int] | None:
+        """A rotated sibling holding the bytes ``h`` had (logrotate's copy)."""
+        pos = h.splitter.position
+        mark = FileMark(
+            dev=0,
+            inode=0,
+            offset=pos,
+            fingerprint=hashlib.sha256(h.head).hexdigest(),
+            fingerprint_size=len(h.head),
+        )
+        for path in reversed(rotated_siblings(self.path)):
+            try:
+                cand = self._candidate(path)
+            except OSError:
+                continue
+            try:
+                if not cand.matches(mark, by_inode=False):
+                    continue
+                if cand.compression is None:
+                    fd, cand.fd = cand.fd, None
+                    return fd, None, cand.dev, cand.ino
+                stream = open_stream(path)
+                _skip(stream, pos)
+                return None, stream, cand.dev, cand.ino
+            finally:
+                cand.close()
+        return None
+
+    # -- opening ----------------------------------------------------------------
+
+    def _stat_path(self) -> os.stat_result | None:
+        """The file the path names now, under the symbolic link policy, or None."""
+        try:
+            st = os.lstat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            self._exists = False
+            self._symlink = None
+            return None
+        self._exists = True
+        if not stat.S_ISLNK(st.st_mode):
+            self._symlink = None
+            return st
+        target = os.readlink(self.path)
+        if target != self._symlink:
+            self._symlink = target
+            what = "following it" if self.follow_symlinks else "not followed"
+            self.warnings.append(f"{self.path} is a symbolic link to {target} ({what})")
+        if not self.follow_symlinks:
+            self.last_error = f"{self.path} is a symbolic link, not followed"
+            return None
+        try:
+            return os.stat(self.path)
+        except OSError:
+            return None
+
+    def _open_fd(self, path: str) -> int:
+        nofollow = 0 if self.follow_symlinks and path == self.path else os.O_NOFOLLOW
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | nofollow)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(f"{path} is not a regular file")
+        return fd
+
+    def _candidate(self, path: str) -> _Candidate:
+        return _Candidate(path, self._open_fd(path))
+
+    def _open(self, path: str, expect_ino: int, offset: int, *, at_end: bool = False) -> _Handle:
+        """Open ``path`` (plain) for reading from ``offset`` (or the end)."""
+        del expect_ino  # the identity is taken from the descriptor itself
+        fd = self._open_fd(path)
+        return self._handle(fd, offset)
+
+    def _handle(self, fd: int, offset: int) -> _Handle:
+        st = os.fstat(fd)
+        head = os.pread(fd, min(FINGERPRINT_BYTES, offset), 0)
+        splitter = LineSplitter(self.path, self.stats, self.max_line_bytes, offset)
+        return _Handle(fd, None, st.st_dev, st.st_ino, head, splitter)
+
+    def _resume(self, cp: Checkpoint) -> None:
+        marks = list(cp.previous)
+        if cp.inode:
+            marks.append(
+                FileMark(
+                    dev=cp.dev,
+                    inode=cp.inode,
+                    offset=cp.offset,
+                    fingerprint=cp.fingerprint,
+                    fingerprint_size=cp.fingerprint_size,
+                )
+            )
+        cands: list[_Candidate] = []
+        for path in rotated_siblings(self.path):
+            try:
+                cands.append(self._candidate(path))
+            except OSError:
+                continue
+        live: _Candidate | None = None
+        if self._stat_path() is not None:
+            try:
+                live = self._candidate(self.path)
+                cands.append(live)
+            except OSError as e:
+                self._error(e)
+        found: dict[int, FileMark] = {}
+        for mark in marks:
+            for by_inode in (True, False):
+                i = next(
+                    (
+                        i
+                        for i, c in enumerate(cands)
+                        if i not in found and c.matches(mark, by_inode)
+                    ),
+                    None,
+                )
+                if i is not None:
+                    found[i] = mark
+                    break
+        if marks and not found and any(m.offset for m in marks):
+            self.warnings.append(
+                f"{self.path}: the checkpointed file is gone; reading the current one from 0"
+            )
+        first = min(found) if found else len(cands) - (live is not None)
+        try:
+            for i, cand in enumerate(cands):
+                if i < first:
+                    continue
+                offset = found[i].offset if i in found else 0
+                h = self._open_candidate(cand, offset)
+                if cand is live:
+                    self._live = h
+                else:
+                    self._prevs.append(h)
+        finally:
+            for cand in cands:
+                cand.close()
+
+    def _open_candidate(self, cand: _Candidate, offset: int) -> _Handle:
+        if cand.compression is None:
+            assert cand.fd is not None
+            fd, cand.fd = cand.fd, None
+            return self._handle(fd, offset)
+        stream = open_stream(cand.path)
+        head = stream.read(FINGERPRINT_BYTES)
+        stream.seek(0)
+        _skip(stream, offset)
+        splitter = LineSplitter(self.path, self.stats, self.max_line_bytes, offset)
+        return _Handle(None, stream, cand.dev, cand.ino, head, splitter)
+
+    def _error(self, e: OSError | str) -> None:
+        self.last_error = str(e)
+
+    # -- waiting ----------------------------------------------------------------
+
+    def _has_work(self, now: float) -> bool:
+        """Whether :meth:`read_batch` would find something (or a timer is due)."""
+        deadline = self._deadline()
+        if deadline is not None and deadline <= now:
+            return True
+        for h in (*self._prevs, self._live):
+            if h is None:
+                continue
+            if h.ready:
+                return True
+            if h.fd is not None:
+                try:
+                    if os.fstat(h.fd).st_size != h.splitter.position:
+                        return True
+                except OSError:
+                    return True
+        try:
+            st = self._stat_path()
+        except OSError:
+            return False
+        live = self._live
+        if live is None:
+            return st is not None
+        return st is None or (st.st_dev, st.st_ino) != (live.dev, live.ino)
+
+    def _deadline(self) -> float | None:
+        """The monotonic time when a held partial line or a predecessor is due."""
+        times = [
+            h.changed_at + self.partial_timeout
+            for h in (*self._prevs, self._live)
+            if h is not None and h.splitter.pending
+        ]
+        times += [h.changed_at + self.rotate_wait for h in self._prevs]
+        return min(times) if times else None
+
+    def _watch_dirs(self) -> set[str]:
+        dirs = {os.path.dirname(os.path.abspath(self.path))}
+        if self.follow_symlinks and self._symlink is not None:
+            dirs.add(os.path.dirname(os.path.realpath(self.path)))
+        return dirs
+
+
+def _skip(stream: BinaryIO, n: int) -> None:
+    """Read and drop the first ``n`` bytes of a (decompressing) stream."""
+    while n > 0:
+        got = stream.read(min(n, _READ_SIZE))
+        if not got:
+            return
+        n -= len(got)
+
+
+_WATCH_MASK = 0
+
+
+def _watch_mask() -> int:
+    mask: int = (
+        flags.MODIFY
+        | flags.CREATE
+        | flags.DELETE
+        | flags.MOVED_FROM
+        | flags.MOVED_TO
+        | flags.ATTRIB
+        | flags.CLOSE_WRITE
+        | flags.DELETE_SELF
+        | flags.MOVE_SELF
+    )
+    return mask
+
+
+def wait_for_change(tailers: Sequence[FileTailer], timeout: float) -> bool:
+    """Sleep until one of ``tailers`` has something to read (a file grew, rotated,
+    appeared, or a held line is due), or ``timeout`` seconds passed. True if woken by a
+    change. Uses inotify on the files' directories when it can, else polls."""
+    now = time.monotonic()
+    end = now + max(0.0, timeout)
+    for t in tailers:
+        d = t._deadline()
+        if d is not None:
+            end = min(end, max(d, now))
+    notify = _inotify(tailers) if HAVE_INOTIFY else None
+    try:
+        while True:
+            now = time.monotonic()
+            if any(t._has_work(now) for t in tailers):
+                return True
+            left = end - now
+            if left <= 0:
+                return False
+            if notify is None:
+                time.sleep(min(left, _POLL_INTERVAL))
+                continue
+            ino, names = notify
+            events = ino.read(timeout=max(1, int(left * 1000)))
+            if any(not e.name or _relevant(e.name, names) for e in events):
+                return True
+    finally:
+        if notify is not None:
+            notify[0].close()
+
+
+def _relevant(name: str, names: set[str]) -> bool:
+    return any(name.startswith(n) for n in names)
+
+
+def _inotify(tailers: Sequence[FileTailer]) -> tuple[Any, set[str]] | None:
+    try:
+        ino = INotify()
+    except OSError:
+        return None
+    names = {os.path.basename(t.path) for t in tailers}
+    watched = 0
+    for t in tailers:
+        for d in t._watch_dirs():
+            try:
+                ino.add_watch(d, _watch_mask())
+                watched += 1
+            except OSError:
+                continue
+        if t.follow_symlinks and t._symlink is not None:
+            names.add(os.path.basename(os.path.realpath(t.path)))
+    if not watched:
+        ino.close()
+        return None
+    return ino, names

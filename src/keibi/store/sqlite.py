@@ -1,0 +1,425 @@
+"""keibi's embedded store: events, alerts, checkpoints and agent status in one SQLite file.
+
+One writer (the live agent, from one thread at a time) and any number of readers in
+other processes (``keibi alerts``, ``keibi search``, ``keibi status``) share the file:
+WAL journal mode lets readers see the last committed state while the writer works, and
+the busy timeout makes a second writer wait instead of failing.
+
+:meth:`Store.commit` writes events, alert upserts and checkpoints (source offsets,
+engine state) in one transaction, so after a crash they agree: replaying from the stored
+offsets neither loses nor duplicates events.
+
+Errors: :class:`StoreError` (unusable store, write on a read-only store, bad input to
+commit, schema too new, not a keibi store), :class:`keibi.store.query.QueryError` (bad
+filter or limit). Anything else from
+SQLite (disk full, I/O) is ``sqlite3.Error``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any, Self
+
+import msgspec
+
+from keibi.events.encoding import dumps, loads
+from keibi.events.model import SEVERITY_NAMES, Event
+from keibi.store import schema
+from keibi.store.query import Filter, QueryError, sqlite_where
+
+__all__ = ["Store", "StoreError", "StoreStats"]
+
+_NO_CHECKPOINTS: Mapping[str, bytes] = MappingProxyType({})
+_STATUS = "status:"
+
+_INSERT_EVENT = (
+    "INSERT INTO events (ts, host, dataset, action, outcome, user_name, source_ip,"
+    " process_name, process_pid, file_path, rule_id, doc)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_ALERT = (
+    "INSERT INTO alerts (alert_id, ts, first_ts, last_ts, rule_id, rule_name, severity,"
+    " severity_name, count, source_ip, user_name, host, doc)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (alert_id) DO UPDATE SET"
+    " ts = excluded.ts, first_ts = min(first_ts, excluded.first_ts),"
+    " last_ts = max(last_ts, excluded.last_ts), rule_id = excluded.rule_id,"
+    " rule_name = excluded.rule_name, severity = excluded.severity,"
+    " severity_name = excluded.severity_name, count = excluded.count,"
+    " source_ip = excluded.source_ip, user_name = excluded.user_name,"
+    " host = excluded.host, doc = excluded.doc"
+    " WHERE excluded.count >= alerts.count"
+)
+_UPSERT_CHECKPOINT = (
+    "INSERT INTO checkpoints (name, data, updated) VALUES (?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET data = excluded.data, updated = excluded.updated"
+)
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What ``keibi status`` shows about the store."""
+
+    path: str
+    schema_version: int
+    events: int
+    alerts: int
+    checkpoints: int
+    oldest_event: float | None
+    newest_event: float | None
+    db_bytes: int
+    wal_bytes: int
+
+
+class Store:
+    """A keibi store in the SQLite file ``path``, created and migrated as needed."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        readonly: bool = False,
+        busy_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._path = Path(path)
+        self._readonly = readonly
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._conn = _open(self._path, readonly, busy_timeout)
+
+    @classmethod
+    def open_readonly(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Store:
+        """An existing store opened for reading only (never created nor migrated)."""
+        return cls(path, readonly=True, busy_timeout=busy_timeout)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def readonly(self) -> bool:
+        return self._readonly
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            if not self._readonly:
+                try:
+                    self._conn.execute("PRAGMA optimize")
+                except sqlite3.Error:
+                    pass
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def commit(
+        self,
+        events: Sequence[Event],
+        alerts: Sequence[Event] = (),
+        checkpoints: Mapping[str, bytes] = _NO_CHECKPOINTS,
+    ) -> None:
+        """Store ``events``, upsert ``alerts`` and set ``checkpoints``, all or nothing.
+
+        An alert replaces the stored one with the same ``keibi.alert.id`` when its
+        ``keibi.alert.count`` is at least the stored count (a stale update with a lower
+        count is ignored); ``first_ts`` keeps the earliest time seen.
+        """
+        self._check_writable()
+        event_rows = [_event_row(e) for e in events]
+        alert_rows = [_alert_row(a) for a in alerts]
+        now = self._clock()
+        checkpoint_rows = [_checkpoint_row(n, d, now) for n, d in checkpoints.items()]
+        if not (event_rows or alert_rows or checkpoint_rows):
+            return
+        with self._lock, _transaction(self._conn):
+            if event_rows:
+                self._conn.executemany(_INSERT_EVENT, event_rows)
+            if alert_rows:
+                self._conn.executemany(_UPSERT_ALERT, alert_rows)
+            if checkpoint_rows:
+                self._conn.executemany(_UPSERT_CHECKPOINT, checkpoint_rows)
+
+    def set_status(self, name: str, value: Any) -> None:
+        """Record the JSON-encodable ``value`` as the status of ``name`` (e.g. a source)."""
+        self._check_writable()
+        data = msgspec.json.encode(value).decode()
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_STATUS + name, data),
+            )
+
+    def prune(self, before: float, *, prune_alerts: bool = False, batch: int = 10_000) -> int:
+        """Delete events older than ``before`` (and alerts last seen before it when
+        ``prune_alerts``), in batches so readers and the writer are never held up long.
+        Returns the number of rows deleted."""
+        self._check_writable()
+        deleted = 0
+        statements = ["DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? LIMIT ?)"]
+        if prune_alerts:
+            statements.append(
+                "DELETE FROM alerts WHERE alert_id IN"
+                " (SELECT alert_id FROM alerts WHERE last_ts < ? LIMIT ?)"
+            )
+        for sql in statements:
+            while True:
+                with self._lock, _transaction(self._conn):
+                    n = self._conn.execute(sql, (before, batch)).rowcount
+                deleted += n
+                if n < batch:
+                    break
+        return deleted
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get_checkpoint(self, name: str) -> bytes | None:
+        row = self._one("SELECT data FROM checkpoints WHERE name = ?", (name,))
+        return None if row is None else bytes(row[0])
+
+    def checkpoints(self) -> dict[str, bytes]:
+        rows = self._all("SELECT name, data FROM checkpoints ORDER BY name", ())
+        return {name: bytes(data) for name, data in rows}
+
+    def get_status(self, name: str) -> Any:
+        """The value last given to :meth:`set_status` for ``name``, or None."""
+        row = self._one("SELECT value FROM meta WHERE key = ?", (_STATUS + name,))
+        return None if row is None else msgspec.json.decode(row[0])
+
+    def statuses(self) -> dict[str, Any]:
+        rows = self._all(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(_STATUS), _STATUS),
+        )
+        return {key[len(_STATUS):]: msgspec.json.decode(value) for key, value in rows}
+
+    def search(
+        self,
+        filters: Sequence[Filter] = (),
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = 100,
+    ) -> list[Event]:
+        """Stored events matching every filter with ``since <= @timestamp < until``,
+        newest first; ``limit`` None for all."""
+        where, params = sqlite_where(filters, schema.EVENT_COLUMNS)
+        where, params = _bounds(where, params, "ts", "ts", since, until)
+        sql = f"SELECT doc FROM events WHERE {where} ORDER BY ts DESC, id DESC LIMIT ?"
+        return [loads(doc) for (doc,) in self._all(sql, (*params, _limit(limit)))]
+
+    def list_alerts(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        min_severity: int | str | None = None,
+        rule: str | None = None,
+        filters: Sequence[Filter] = (),
+        limit: int | None = 100,
+    ) -> list[Event]:
+        """Stored alerts, most recently active first.
+
+        An alert is in ``[since, until)`` when its activity (first to last time seen)
+        overlaps it. ``min_severity`` is a score (0-100) or a word (``high``: 70 and
+        up); ``rule`` matches ``rule.id`` or ``rule.name`` exactly.
+        """
+        where, params = sqlite_where(filters, schema.ALERT_COLUMNS)
+        where, params = _bounds(where, params, "last_ts", "first_ts", since, until)
+        if min_severity is not None:
+            where += " AND severity >= ?"
+            params.append(_severity_floor(min_severity))
+        if rule is not None:
+            where += " AND (rule_id = ? OR rule_name = ?)"
+            params.extend((rule, rule))
+        sql = (
+            f"SELECT doc FROM alerts WHERE {where}"
+            " ORDER BY last_ts DESC, alert_id LIMIT ?"
+        )
+        return [loads(doc) for (doc,) in self._all(sql, (*params, _limit(limit)))]
+
+    def stats(self) -> StoreStats:
+        """Counts and sizes, read in one snapshot."""
+        with self._lock, _transaction(self._conn, "BEGIN"):
+            q = self._conn.execute
+            events, oldest, newest = q("SELECT count(*), min(ts), max(ts) FROM events").fetchone()
+            (alerts,) = q("SELECT count(*) FROM alerts").fetchone()
+            (checkpoints,) = q("SELECT count(*) FROM checkpoints").fetchone()
+            (pages,) = q("PRAGMA page_count").fetchone()
+            (page_size,) = q("PRAGMA page_size").fetchone()
+            version = schema.schema_version(self._conn)
+        try:
+            wal = os.stat(f"{self._path}-wal").st_size
+        except OSError:
+            wal = 0
+        return StoreStats(
+            str(self._path), version, events, alerts, checkpoints, oldest, newest,
+            pages * page_size, wal,
+        )
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self._readonly:
+            raise StoreError(f"{self._path}: store opened read-only")
+
+    def _one(self, sql: str, params: Sequence[object]) -> Any:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
+    def _all(self, sql: str, params: Sequence[object]) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+
+class _transaction:
+    """``BEGIN ... COMMIT``, or ``ROLLBACK`` when the body raises."""
+
+    def __init__(self, conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> None:
+        self._conn = conn
+        self._begin = begin
+
+    def __enter__(self) -> None:
+        self._conn.execute(self._begin)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        elif self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+
+def _open(path: Path, readonly: bool, busy_timeout: float) -> sqlite3.Connection:
+    kwargs: dict[str, Any] = {
+        "timeout": busy_timeout, "isolation_level": None, "check_same_thread": False,
+    }
+    try:
+        if readonly:
+            if not path.is_file():
+                raise StoreError(f"{path}: no keibi store there")
+            uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, **kwargs)
+        else:
+            _create_private(path)
+            conn = sqlite3.connect(path, **kwargs)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open store: {exc}") from None
+    try:
+        _configure(conn, path, readonly)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _create_private(path: Path) -> None:
+    """Create the file owner-only: it holds command lines, user names and addresses."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create store: {exc.strerror}") from None
+
+
+def _configure(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
+    try:
+        if readonly:
+            conn.execute("PRAGMA query_only = ON")
+            version = schema.schema_version(conn)
+            if version != schema.SCHEMA_VERSION:
+                raise StoreError(
+                    f"{path}: store schema version {version}, this keibi reads "
+                    f"{schema.SCHEMA_VERSION}; open it read-write (start the agent) to migrate"
+                )
+            return
+        (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{path}: cannot use WAL journal mode (got {mode})")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -32000")
+        schema.migrate(conn)
+    except schema.SchemaError as exc:
+        raise StoreError(f"{path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a usable store: {exc}") from None
+
+
+def _event_row(e: Event) -> tuple[object, ...]:
+    return (
+        e.timestamp, e.host_name, e.dataset, e.action, e.outcome, e.user_name, e.source_ip,
+        e.process_name, e.process_pid, e.file_path, e.rule_id, dumps(e),
+    )
+
+
+def _alert_row(a: Event) -> tuple[object, ...]:
+    if not a.alert_id:
+        raise StoreError("an alert without keibi.alert.id cannot be stored")
+    first = a.timestamp if a.start is None else min(a.start, a.timestamp)
+    last = a.timestamp if a.end is None else max(a.end, a.timestamp)
+    return (
+        a.alert_id, a.timestamp, first, last, a.rule_id, a.rule_name, a.severity,
+        a.alert_severity, 1 if a.alert_count is None else a.alert_count, a.source_ip,
+        a.user_name, a.host_name, dumps(a),
+    )
+
+
+def _checkpoint_row(name: str, data: bytes, now: float) -> tuple[object, ...]:
+    if not isinstance(name, str) or not isinstance(data, bytes | bytearray | memoryview):
+        raise StoreError(f"checkpoint {name!r}: name must be str and data bytes")
+    return (name, bytes(data), now)
+
+
+def _bounds(
+    where: str, params: list[object], end_col: str, start_col: str,
+    since: float | None, until: float | None,
+) -> tuple[str, list[object]]:
+    if since is not None:
+        where += f" AND {end_col} >= ?"
+        params.append(since)
+    if until is not None:
+        where += f" AND {start_col} < ?"
+        params.append(until)
+    return where, params
+
+
+def _limit(limit: int | None) -> int:
+    if limit is None:
+        return -1
+    if limit < 0:
+        raise QueryError(f"limit must be 0 or more, not {limit}")
+    return limit
+
+
+def _severity_floor(value: int | str) -> int:
+    if isinstance(value, int):
+        return value
+    for floor, name in SEVERITY_NAMES:
+        if name == value.lower():
+            return floor
+    names = ", ".join(name for _, name in SEVERITY_NAMES)
+    raise QueryError(f"unknown severity {value!r} (one of {names}, or 0-100)")
