@@ -15,7 +15,7 @@ from keibi.cli.common import (
     write_json_line,
 )
 from keibi.cli.progress import progress_for
-from keibi.detection import RuleLoadError, build_engine
+from keibi.detection import RuleLoadError, build_engine, load_rule_set
 from keibi.offline import InputError, ReadReport, read_events
 from keibi.parsers.registry import SOURCE_TYPES
 
@@ -40,8 +40,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     config = config_of(args)
+    rule_set = load_rule_set(config, args.rules, builtin=not args.no_builtin)
+    for err in rule_set.errors:
+        print(f"keibi hunt: rule error: {err}", file=sys.stderr)
     try:
-        engine = build_engine(config, extra_paths=args.rules, builtin=not args.no_builtin)
+        engine = build_engine(config, rule_set=rule_set)
     except RuleLoadError as exc:
         raise UsageError(str(exc)) from exc
     report = ReadReport()

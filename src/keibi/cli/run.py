@@ -8,7 +8,8 @@ import sys
 from keibi.agent.runner import Agent, data_paths
 from keibi.agent.sources import plan_sources
 from keibi.cli.common import UsageError, add_common, config_of, data_dir_of
-from keibi.detection import build_engine, load_rule_set
+from keibi.detection import RuleLoadError, build_engine, load_rule_set
+from keibi.engine.clock import WallClock
 from keibi.parsers.registry import SOURCE_TYPES
 from keibi.platform.distro import detect
 from keibi.sinks.base import Sink
@@ -50,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     rule_set = load_rule_set(config)
     for err in rule_set.errors:
         print(f"keibi run: rule error: {err}", file=sys.stderr)
-    engine = build_engine(config, rule_set=rule_set)
+    try:
+        engine = build_engine(config, rule_set=rule_set, clock=WallClock())
+    except RuleLoadError as exc:
+        raise UsageError(str(exc)) from exc
     distro = detect()
     planned, notes = plan_sources(config, distro, args.follow)
     db_path, jsonl_path = data_paths(data_dir)

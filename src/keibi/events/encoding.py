@@ -20,12 +20,19 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
 
 
+_SECOND_CACHE: dict[int, str] = {}
+
+
 def format_time(ts: float) -> str:
     """RFC 3339 UTC with microseconds: ``2026-11-26T06:20:49.123456Z``."""
     us = round(ts * 1_000_000)
     secs, frac = divmod(us, 1_000_000)
-    dt = datetime.fromtimestamp(secs, UTC)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{frac:06d}Z"
+    head = _SECOND_CACHE.get(secs)
+    if head is None:
+        if len(_SECOND_CACHE) > 4096:
+            _SECOND_CACHE.clear()
+        head = _SECOND_CACHE[secs] = f"{datetime.fromtimestamp(secs, UTC):%Y-%m-%dT%H:%M:%S}"
+    return f"{head}.{frac:06d}Z"
 
 
 def parse_time(text: str) -> float:
@@ -40,25 +47,44 @@ def parse_time(text: str) -> float:
     return us / 1_000_000
 
 
+_KEY_PARTS: dict[str, tuple[str, ...]] = {"@timestamp": ("@timestamp",)}
+
+
 def _nest(flat: dict[str, Any], out: dict[str, Any]) -> None:
+    parts_of = _KEY_PARTS
     for key, value in flat.items():
-        if key in TIME_FIELDS and isinstance(value, float | int):
+        parts = parts_of.get(key)
+        if parts is None:
+            parts = tuple(key.split("."))
+            if len(parts_of) < 10_000:
+                parts_of[key] = parts
+        if key in TIME_FIELDS and isinstance(value, (float, int)):
             value = format_time(float(value))
-        parts = key.split(".") if key != "@timestamp" else [key]
-        node = out
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[parts[-1]] = value
+        n = len(parts)
+        if n == 2:
+            node = out.get(parts[0])
+            if node is None or not isinstance(node, dict):
+                node = out[parts[0]] = {}
+            node[parts[1]] = value
+        elif n == 1:
+            out[key] = value
+        else:
+            node = out
+            for part in parts[:-1]:
+                child = node.get(part)
+                if not isinstance(child, dict):
+                    child = node[part] = {}
+                node = child
+            node[parts[-1]] = value
 
 
 def to_ecs(event: Event) -> dict[str, Any]:
     """The nested ECS object for ``event`` (``None`` and empty fields left out)."""
-    flat: dict[str, Any] = msgspec.to_builtins(event)
-    flat.setdefault("event.kind", event.kind)
+    raw: dict[str, Any] = msgspec.to_builtins(event)
+    # event.kind always present and always first among event.* (a canonical order)
+    flat: dict[str, Any] = {"@timestamp": raw.pop("@timestamp"),
+                            "event.kind": raw.pop("event.kind", event.kind)}
+    flat.update(raw)
     extra = flat.pop("keibi.extra", None)
     evidence = flat.pop("keibi.alert.evidence", None)
     if evidence is not None and event.alert_evidence is not None:

@@ -34,6 +34,7 @@ __all__ = ["DATASET", "AptHistoryAssembler", "iter_apt_history"]
 DATASET = "keibi.apt"
 MAX_BLOCK_LINES = 10_000
 MAX_BLOCK_BYTES = 8 * 1024 * 1024
+MAX_HOLD_SECONDS = 6 * 3600.0  # a dist-upgrade can take a while
 
 _PACKAGE = ("package",)
 # list key -> (event.type, event.action, the list gives "old, new")
@@ -46,7 +47,6 @@ _LISTS: dict[str, tuple[tuple[str, ...], str, bool]] = {
     "Purge": (("deletion",), "package-purged", False),
 }
 _META = frozenset({"Start-Date", "End-Date", "Commandline", "Requested-By", "Error"})
-_ITEM = re.compile(r"([^\s,()]+) \(([^()]*)\)")
 _FIELD = re.compile(r"[A-Z][A-Za-z-]{0,40}")
 _REQUESTER = re.compile(r"(.*) \((\d{1,10})\)")
 
@@ -56,6 +56,28 @@ def _apt_time(ctx: LineContext, text: str) -> float | None:
     text = text.strip()
     date, _, clock = text.partition(" ")
     return wall_time(ctx, f"{date} {clock.strip()}")
+
+
+def _items(value: str) -> tuple[list[tuple[str, str]], bool]:
+    """``foo:amd64 (1.2-3), bar (1.0, automatic)`` -> [(spec, inside)], and whether the
+    whole list read cleanly. A linear scan (a hostile 1 MB list stays cheap)."""
+    items: list[tuple[str, str]] = []
+    clean = True
+    pos, n = 0, len(value)
+    while pos < n:
+        opening = value.find(" (", pos)
+        closing = value.find(")", opening + 2) if opening >= 0 else -1
+        if closing < 0:
+            clean = clean and not value[pos:].strip(", ")
+            break
+        spec = value[pos:opening].strip(", ")
+        inside = value[opening + 2 : closing]
+        if spec and " " not in spec and "(" not in inside:
+            items.append((spec, inside))
+        else:
+            clean = False
+        pos = closing + 1
+    return items, clean
 
 
 class _Block:
@@ -88,35 +110,45 @@ class _Block:
 class AptHistoryAssembler:
     """Feed history.log lines in order; get the events of each finished block.
 
-    ``feed`` returns the events completed by that line (usually none); call ``flush``
-    at the end of the input to get the events of a block still open.
+    A :class:`~keibi.parsers.stream.StreamParser`: ``feed`` returns the events completed
+    by that line (usually none); ``flush()`` at the end of the input returns those of a
+    block still open, and ``flush(now)`` (live) only those of a block that started more
+    than ``max_hold`` seconds before ``now`` (apt died without writing ``End-Date``).
     """
 
     def __init__(
         self,
-        ctx: LineContext,
+        ctx: LineContext | None = None,
         *,
         max_lines: int = MAX_BLOCK_LINES,
         max_bytes: int = MAX_BLOCK_BYTES,
+        max_hold: float = MAX_HOLD_SECONDS,
     ) -> None:
-        self.ctx = ctx
+        self.ctx = ctx if ctx is not None else LineContext()
         self.max_lines = max_lines
         self.max_bytes = max_bytes
+        self.max_hold = max_hold
         self._block: _Block | None = None
 
-    def feed(self, line: str, offset: int | None) -> list[Event]:
+    def feed(self, line: str, offset: int | None, ctx: LineContext | None = None) -> list[Event]:
         """Take one line (with or without its newline) at byte ``offset``."""
+        if ctx is not None:
+            self.ctx = ctx
         try:
             return self._feed(line, offset)
         except Exception:  # never raise on input; the flag makes the bug visible
             self._block = None
             return [unparsed_event(line, offset, self.ctx, DATASET, flags=PARSE_ERROR)]
 
-    def flush(self) -> list[Event]:
-        """The events of the open block, if any (end of input)."""
-        block, self._block = self._block, None
+    def flush(self, now: float | None = None) -> list[Event]:
+        """The events of the open block: always at end of input (``now`` None), else
+        only when it has been open longer than ``max_hold``."""
+        block = self._block
         if block is None:
             return []
+        if now is not None and (block.start is None or now - block.start < self.max_hold):
+            return []
+        self._block = None
         try:
             return self._emit(block)
         except Exception:
@@ -133,9 +165,9 @@ class AptHistoryAssembler:
             key, sep, value = text[:-1], ":", ""
         if not (sep and (key in _LISTS or key in _META)):
             if block is None:
-                return [unparsed_event(text, offset, self.ctx, DATASET)]
-            if not (sep and _FIELD.fullmatch(key)):  # a field of a newer apt is fine
-                block.flags.append("malformed")
+                return [unparsed_event(line, offset, self.ctx, DATASET)]
+            if not (sep and _FIELD.fullmatch(key)) and "malformed" not in block.flags:
+                block.flags.append("malformed")  # (a field of a newer apt is fine)
             return self._append(block, text, offset)
         out: list[Event] = []
         if key == "Start-Date" or block is None:
@@ -210,8 +242,8 @@ class AptHistoryAssembler:
         events: list[Event] = []
         for key, value in block.lists:
             types, action, two = _LISTS[key]
-            items = _ITEM.findall(value)
-            if not items and value.strip():
+            items, clean = _items(value)
+            if not clean:
                 flags = tuple(dict.fromkeys((*(flags or ()), "malformed")))
             for spec, inside in items:
                 parts = [p.strip() for p in inside.split(",")]
@@ -264,5 +296,5 @@ def iter_apt_history(
     """The events of a whole history.log given as ``(line, byte offset)`` pairs."""
     assembler = AptHistoryAssembler(ctx)
     for line, offset in lines:
-        yield from assembler.feed(line, offset)
+        yield from assembler.feed(line, offset, ctx)
     yield from assembler.flush()

@@ -33,14 +33,82 @@ def _auth() -> StreamParser:
     return LineStream(parse_auth_line)
 
 
+def _syslog() -> StreamParser:
+    from keibi.parsers.syslog_dispatch import parse_syslog_any
+
+    return LineStream(parse_syslog_any)
+
+
+def _cron() -> StreamParser:
+    from keibi.parsers.cron import parse_cron_line
+
+    return LineStream(parse_cron_line)
+
+
+def _dpkg() -> StreamParser:
+    from keibi.parsers.dpkg import parse_dpkg_line
+
+    return LineStream(parse_dpkg_line)
+
+
+def _apt() -> StreamParser:
+    from keibi.parsers.apt_history import AptHistoryAssembler
+
+    return AptHistoryAssembler()
+
+
+def _yum() -> StreamParser:
+    from keibi.parsers.rpm import parse_yum_line
+
+    return LineStream(parse_yum_line)
+
+
+def _dnf() -> StreamParser:
+    from keibi.parsers.rpm import parse_dnf_line
+
+    return LineStream(parse_dnf_line)
+
+
+def _zypper() -> StreamParser:
+    from keibi.parsers.rpm import parse_zypper_line
+
+    return LineStream(parse_zypper_line)
+
+
+def _audit() -> StreamParser:
+    from keibi.parsers.audit_assembly import AuditLineStream
+
+    return AuditLineStream()
+
+
+_SYSLOG_HEADER = r"^(?:[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ \S+"
+
+# Sniffing order matters: the most specific formats first, generic syslog last.
 SOURCE_TYPES: dict[str, SourceType] = {
-    "auth": SourceType(
-        "auth",
-        "keibi.auth",
-        _auth,
-        ("auth.log", "secure"),
-        re.compile(r"\b(sshd|sshd-session|sudo|su|login|useradd|systemd-logind)(\[\d+\])?: "),
-    ),
+    st.name: st
+    for st in (
+        SourceType("audit", "keibi.audit", _audit, ("audit.log",),
+                   re.compile(r"^(?:node=\S+ )?type=\w+ msg=audit\(\d+\.\d+:\d+\)")),
+        SourceType("dpkg", "keibi.dpkg", _dpkg, ("dpkg.log",),
+                   re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (?:install|upgrade|remove|"
+                              r"purge|status|trigproc|configure|startup|conffile) ")),
+        SourceType("apt", "keibi.apt", _apt, ("history.log",),
+                   re.compile(r"^Start-Date: \d{4}-\d\d-\d\d")),
+        SourceType("dnf", "keibi.dnf", _dnf, ("dnf.rpm.log", "dnf.log", "dnf.librepo.log"),
+                   re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:Z|[+-]\d{4}) "
+                              r"(?:SUBDEBUG|DDEBUG|DEBUG|INFO|WARNING|ERROR) ")),
+        SourceType("yum", "keibi.yum", _yum, ("yum.log",),
+                   re.compile(r"^[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d "
+                              r"(?:Installed|Updated|Erased|Dep-Installed): ")),
+        SourceType("zypper", "keibi.zypper", _zypper, (),
+                   re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\|(?:install|remove|command|"
+                              r"radd|rremove|patch)")),
+        SourceType("cron", "keibi.cron", _cron, ("cron",), None),
+        SourceType("auth", "keibi.auth", _auth, ("auth.log", "secure"), None),
+        SourceType("syslog", "keibi.syslog", _syslog,
+                   ("syslog", "messages", "kern.log", "daemon.log", "user.log"),
+                   re.compile(_SYSLOG_HEADER)),
+    )
 }
 
 

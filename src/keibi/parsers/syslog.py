@@ -11,8 +11,9 @@ repeated time stamps and uses one compiled pattern per shape.
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import NamedTuple
 
 from keibi.parsers.context import LineContext
@@ -45,15 +46,39 @@ class Header(NamedTuple):
     message: str
 
 
+def _day_start(ctx: LineContext, year: int, mon: int, day: int) -> float | None:
+    """Local midnight of that day in epoch seconds, or None when the day is not 86,400 s
+    long there (a DST change) or does not exist; cached in ``ctx.time_cache``."""
+    cache = ctx.time_cache
+    key = f"{year}-{mon}-{day}"
+    start = cache.get(key)
+    if start is None:
+        try:
+            midnight = datetime(year, mon, day, tzinfo=ctx.zone)
+            start = midnight.timestamp()
+            if (midnight + timedelta(days=1)).timestamp() - start != 86_400.0:
+                start = math.nan
+        except (ValueError, OverflowError):
+            start = math.nan
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[key] = start
+    return None if start != start else start
+
+
 def _classic_time(ctx: LineContext, key: str, mon: int, day: int, h: int, m: int, s: int) -> float:
     cache = ctx.time_cache
     ts = cache.get(key)
     if ts is None:
         year = ctx.ref_year - 1 if mon > ctx.ref_month else ctx.ref_year
-        try:
-            ts = datetime(year, mon, day, h, m, s, tzinfo=ctx.zone).timestamp()
-        except ValueError:  # Feb 29 in a year that has none, day 0, hour 25...
-            ts = datetime(year, mon, 1, tzinfo=ctx.zone).timestamp()
+        start = _day_start(ctx, year, mon, day) if h < 24 and m < 60 and s < 60 else None
+        if start is not None:  # == the datetime below, without building one per second
+            ts = start + (h * 3600 + m * 60 + s)
+        else:
+            try:
+                ts = datetime(year, mon, day, h, m, s, tzinfo=ctx.zone).timestamp()
+            except ValueError:  # Feb 29 in a year that has none, day 0, hour 25...
+                ts = datetime(year, mon, 1, tzinfo=ctx.zone).timestamp()
         if len(cache) >= _CACHE_MAX:
             cache.clear()
         cache[key] = ts
@@ -62,7 +87,7 @@ def _classic_time(ctx: LineContext, key: str, mon: int, day: int, h: int, m: int
 
 def _zone(text: str | None) -> timezone:
     if text is None or text == "Z":
-        return timezone.utc
+        return UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
@@ -111,54 +136,131 @@ def _split_tag(host: str, ts: float, rest: str) -> Header:
 
 
 _new_header = tuple.__new__
+# The fast paths: "host prog[pid]: " (or "host prog: ") after a time stamp whose conversion
+# is cached; anything they do not take goes to the reference implementation below.
+_HOST_TAG = re.compile(r"([^ ]+) ([^\s\[\]:]{1,64})(?:\[([0-9]{1,10})\])?: ?")
+_HOST_TAG_S = re.compile(r"(\S+) ([^\s\[\]:]{1,64})(?:\[([0-9]{1,10})\])?: ?")
+_MINUTE = re.compile(r"([A-Z][a-z]{2}) ([ 0-3]\d) (\d\d):(\d\d)")
+_ISO_MINUTE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)([+-])(\d\d):(\d\d)")
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_ISO_HOST_TAG = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? "
+    r"(\S+) ([^\s\[\]:]{1,64})(?:\[([0-9]{1,10})\])?: ?"
+)
 
 
-def _fast_tag(line: str, start: int, host: str, ts: float) -> Header:
-    """:func:`_split_tag` of ``line[start:]`` without copying the rest of the line first."""
-    colon = line.find(":", start, start + 81)
-    if colon > start and line.find(" ", start, colon) < 0:
-        nxt = colon + 1
-        msg = line[nxt + 1 :] if line[nxt : nxt + 1] == " " else line[nxt:]
-        br = line.find("[", start, colon)
-        if br < 0:
-            if line.find("]", start, colon) < 0:
-                return _new_header(Header, (ts, host, line[start:colon], None, msg))
-        elif line[colon - 1] == "]" and br > start:
-            pid_s = line[br + 1 : colon - 1]
-            if pid_s.isdigit() and pid_s.isascii() and len(pid_s) <= 10:
-                return _new_header(Header, (ts, host, line[start:br], int(pid_s), msg))
-    return _split_tag(host, ts, line[start:])
+def _iso_minute_start(key: str, cache: dict[str, float]) -> float:
+    """The time of ``YYYY-MM-DDThh:mm+hh:mm`` (NaN when a field is out of range), cached."""
+    start = math.nan
+    m = _ISO_MINUTE.fullmatch(key)
+    if m is not None:
+        y, mo, d, h, mi, sign, oh, om = m.groups()
+        hour, minute, off_h, off_m = int(h), int(mi), int(oh), int(om)
+        if hour < 24 and minute < 60 and off_h < 24 and off_m < 60:
+            try:
+                days = date(int(y), int(mo), int(d)).toordinal() - _EPOCH_ORDINAL
+            except ValueError:
+                days = None
+            if days is not None:
+                offset = (off_h * 3600 + off_m * 60) * (-1 if sign == "-" else 1)
+                start = float(days * 86_400 + hour * 3600 + minute * 60 - offset)
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = start
+    return start
+
+
+def _iso_fixed_base(line: str, key: str, cache: dict[str, float]) -> float | None:
+    """The whole-second time of a fixed-layout ISO stamp not cached yet, from its minute
+    (None: a field out of range; the slow path decides)."""
+    mkey = line[:16] + line[26:32]
+    start = cache.get(mkey)
+    if start is None:
+        start = _iso_minute_start(mkey, cache)
+    ss = line[17:19]
+    if start != start or line[16] != ":" or not ss.isdecimal():
+        return None
+    sec = int(ss)
+    if sec > 59:
+        return None
+    base = start + sec
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = base
+    return base
+
+
+def _minute_start(ctx: LineContext, key: str) -> float:
+    """The time of ``Mmm dd hh:mm`` (NaN when it is not a valid minute), cached."""
+    start = math.nan
+    m = _MINUTE.fullmatch(key)
+    if m is not None:
+        mon = MONTHS.get(m[1])
+        hour, minute = int(m[3]), int(m[4])
+        if mon is not None and hour < 24 and minute < 60:
+            year = ctx.ref_year - 1 if mon > ctx.ref_month else ctx.ref_year
+            day = _day_start(ctx, year, mon, int(m[2]))
+            if day is not None:
+                start = day + (hour * 3600 + minute * 60)
+    cache = ctx.time_cache
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = start
+    return start
+
+
+def _classic_miss(line: str, ctx: LineContext) -> float | None:
+    """The time of a ``Mmm dd hh:mm:ss `` stamp whose second is not cached yet, from its
+    minute (None: not that layout, or a time only the slow path can judge)."""
+    cache = ctx.time_cache
+    mkey = line[:12]
+    start = cache.get(mkey)
+    if start is None:
+        start = _minute_start(ctx, mkey)
+    if start != start or line[12:13] != ":" or line[15:16] != " ":
+        return None
+    ss = line[13:15]
+    if not ss.isdecimal():
+        return None
+    sec = int(ss)
+    if sec > 59:
+        return None
+    ts = start + sec
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[line[:15]] = ts
+    return ts
 
 
 def _iso_fast(line: str, ctx: LineContext) -> Header | None:
-    # "2026-11-26T06:20:49[.ffffff][Z|+hh:mm|+hhmm] host rest": the whole seconds and the
-    # zone are looked up in the cache the slow path fills; the fraction is added here.
-    sp = line.find(" ", 19, 40)
-    if sp < 0:
+    cache = ctx.time_cache
+    if line[32:33] == " " and line[19:20] == ".":
+        # rsyslog's default "2026-11-26T06:20:49.123456+00:00 ": fixed offsets, no regex.
+        key = line[:19] + line[26:32]
+        base = cache.get(key)
+        if base is None:
+            base = _iso_fixed_base(line, key, cache)
+        digits = line[20:26]
+        if base is not None and digits.isdecimal():
+            m = _HOST_TAG_S.match(line, 33)
+            if m is not None:
+                host, prog, pid = m.groups()
+                # == round(base + float(frac), 6) for the whole-second bases cached here,
+                # without round()'s decimal conversion.
+                ts = (int(base) * 1_000_000 + int(digits)) / 1_000_000
+                return _new_header(
+                    Header, (ts, host, prog, int(pid) if pid else None, line[m.end() :])
+                )
         return None
-    last = line[sp - 1]
-    if last == "Z":
-        zend = sp - 1
-    elif line[sp - 6] in "+-" and line[sp - 3] == ":":
-        zend = sp - 6
-    elif line[sp - 5] in "+-":
-        zend = sp - 5
-    else:
-        zend = sp
-    base = ctx.time_cache.get(line[:19] + line[zend:sp])
+    m = _ISO_HOST_TAG.match(line)
+    if m is None:
+        return None
+    sec, frac, zone, host, prog, pid = m.groups()
+    base = cache.get(sec + zone if zone else sec)
     if base is None:
         return None
-    ts = base
-    if zend > 19:
-        frac = line[19:zend]
-        digits = frac[1:]
-        if frac[0] != "." or len(digits) > 9 or not (digits.isdigit() and digits.isascii()):
-            return None
-        ts = round(base + float(frac), 6)
-    sp2 = line.find(" ", sp + 1)
-    if sp2 <= sp + 1:
-        return None
-    return _fast_tag(line, sp2 + 1, line[sp + 1 : sp2], ts)
+    ts = round(base + float(frac), 6) if frac else base
+    return _new_header(Header, (ts, host, prog, int(pid) if pid else None, line[m.end() :]))
 
 
 def split_header(line: str, ctx: LineContext) -> Header | None:
@@ -172,12 +274,16 @@ def split_header(line: str, ctx: LineContext) -> Header | None:
             if hdr is not None:
                 return hdr
         return _split_header_slow(line, ctx)
-    # Fast path: "Mmm dd hh:mm:ss host rest" with a cached time stamp.
     ts = ctx.time_cache.get(line[:15])
+    if ts is None:
+        ts = _classic_miss(line, ctx)
     if ts is not None and line[15:16] == " ":
-        sp = line.find(" ", 16)
-        if sp > 16:
-            return _fast_tag(line, sp + 1, line[16:sp], ts)
+        m = _HOST_TAG.match(line, 16)
+        if m is not None:
+            host, prog, pid = m.groups()
+            return _new_header(
+                Header, (ts, host, prog, int(pid) if pid else None, line[m.end() :])
+            )
     return _split_header_slow(line, ctx)
 
 
@@ -198,18 +304,17 @@ def _split_header_slow(line: str, ctx: LineContext) -> Header | None:
             base = cache.get(
                 f"{groups[0]}{groups[1]}{groups[2]}{groups[3]}{groups[4]}{groups[5]}{groups[7]}"
             )
-            if base is not None:
+            if base is not None and base.is_integer():
                 if len(cache) >= _CACHE_MAX:
                     cache.clear()
                 cache[line[:19] + (groups[7] or "")] = base
         return _split_tag(groups[8] or "", ts, groups[9] or "")
-    # Fast path: "Mmm dd hh:mm:ss host rest" with a cached time stamp.
     key = line[:15]
-    ts = ctx.time_cache.get(key)
-    if ts is not None and line[15:16] == " ":
+    cached = ctx.time_cache.get(key)
+    if cached is not None and line[15:16] == " ":
         sp = line.find(" ", 16)
         if sp > 16:
-            return _split_tag(line[16:sp], ts, line[sp + 1 :])
+            return _split_tag(line[16:sp], cached, line[sp + 1 :])
     mc = _CLASSIC.match(line)
     if mc is None:
         return None

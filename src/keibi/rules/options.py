@@ -91,7 +91,7 @@ def _time(value: Any) -> float:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.timestamp()
+        return float(value.timestamp())
     if isinstance(value, str):
         return parse_time(value)
     raise ValueError(f"not a time: {value!r}")

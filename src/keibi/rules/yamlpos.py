@@ -25,6 +25,8 @@ class Document:
     data: Any
     node: yaml.Node
     line: int
+    #: (line, key) of keys repeated within one mapping (merge keys ``<<`` aside)
+    duplicates: list[tuple[int, str]]
 
 
 def compose_documents(text: str) -> list[Document]:
@@ -36,8 +38,9 @@ def compose_documents(text: str) -> list[Document]:
             node = loader.get_node()
             if node is None:
                 continue
+            dups = duplicate_keys(node)  # before construction expands merge keys in place
             data = loader.construct_document(node)
-            docs.append(Document(data, node, node.start_mark.line + 1))
+            docs.append(Document(data, node, node.start_mark.line + 1, dups))
     finally:
         loader.dispose()
     return docs
@@ -55,10 +58,10 @@ def _child(node: yaml.Node, part: PathPart) -> tuple[yaml.Node, yaml.Node] | Non
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.value == str(part):
                 return key, value
-    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-        if 0 <= part < len(node.value):
-            item = node.value[part]
-            return item, item
+    elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
+          and 0 <= part < len(node.value)):
+        item = node.value[part]
+        return item, item
     return None
 
 

@@ -7,10 +7,10 @@ sets in time order, oldest first, as logrotate names them::
     auth.log.3.gz  auth.log.2.gz  auth.log.1  auth.log          (numbered: highest first)
     secure-20261025.gz  secure-20261101  secure                 (dateext: by date)
 
-:func:`expand_inputs` turns command-line paths (files and directories) into
-:class:`LogInput` values grouped by set, and :func:`iter_lines` streams the
-:class:`~keibi.sources.lines.RawLine` values of one file (:func:`iter_batches`
-for lists of them, the faster way).
+:func:`expand_inputs` turns command-line paths (files and directories) into the
+files to read, grouped by set (:func:`log_inputs`: as :class:`LogInput` values), and
+:func:`iter_lines` streams the :class:`~keibi.sources.lines.RawLine` values of one file
+(:func:`iter_batches`: in lists, the faster way).
 
 Each member's own mtime is its reference time for inferring the year of classic syslog
 time stamps (``parsers.context``): a rotated member was last written when it was
@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import os
 import re
 import stat
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO, cast
 
@@ -33,12 +35,15 @@ import msgspec
 from keibi.sources.lines import DEFAULT_MAX_LINE_BYTES, LineSplitter, LineStats, RawLine
 
 __all__ = [
+    "CorruptInput",
     "LogInput",
     "UnsupportedCompression",
     "compression_of",
+    "describe_input",
     "expand_inputs",
     "iter_batches",
     "iter_lines",
+    "log_inputs",
     "open_stream",
     "order_rotated",
     "rotated_siblings",
@@ -53,7 +58,7 @@ _MAGIC = (
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x28\xb5\x2f\xfd", "zstd"),
 )
-_OPENERS = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
+_READABLE = ("gzip", "bzip2", "xz")
 _COMPRESSED_EXT = re.compile(r"\.(?:gz|bz2|xz|zst|lz4|Z)$")
 _NUMBERED = re.compile(r"\.(\d{1,5})$")
 # logrotate dateext: -%Y%m%d (default), optionally -%H, -%s, or -%Y-%m-%d
@@ -64,6 +69,10 @@ _DATED = re.compile(
 
 class UnsupportedCompression(OSError):
     """The file is compressed in a format keibi cannot read (zstd, or a pipe)."""
+
+
+class CorruptInput(OSError):
+    """Compressed data is damaged or cut short; the lines before the damage were read."""
 
 
 class LogInput(msgspec.Struct, frozen=True):
@@ -94,12 +103,12 @@ def open_stream(path: str) -> BinaryIO:
 
     Raises OSError (:class:`UnsupportedCompression` for zstd or a compressed pipe).
     """
-    raw = open(path, "rb", buffering=READ_SIZE)  # noqa: SIM115 - returned to the caller
+    raw = io.BufferedReader(io.FileIO(path, "rb"), READ_SIZE)
     try:
         kind = compression_of(raw.peek(8)[:8])
         if kind is None:
-            return cast(BinaryIO, raw)
-        if kind not in _OPENERS:
+            return raw
+        if kind not in _READABLE:
             raise UnsupportedCompression(f"{path}: {kind}-compressed files are not supported")
         if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
             raise UnsupportedCompression(f"{path}: compressed input must be a regular file")
@@ -107,7 +116,11 @@ def open_stream(path: str) -> BinaryIO:
         raw.close()
         raise
     raw.close()
-    return cast(BinaryIO, _OPENERS[kind](path, "rb"))
+    if kind == "gzip":
+        return cast(BinaryIO, gzip.GzipFile(path, "rb"))
+    if kind == "bzip2":
+        return cast(BinaryIO, bz2.BZ2File(path, "rb"))
+    return cast(BinaryIO, lzma.LZMAFile(path, "rb"))
 
 
 def iter_batches(
@@ -120,13 +133,20 @@ def iter_batches(
     """The lines of ``path`` (decompressed) in lists, one per 256 KiB read (smaller
     reads than usual stay in the CPU cache, which makes splitting twice as fast). The
     last line is returned even without its newline. ``label`` is the path put in the
-    lines (default ``path``)."""
+    lines (default ``path``). Damaged compressed data raises :class:`CorruptInput`
+    after the lines before the damage."""
     splitter = LineSplitter(label or path, stats, max_line_bytes)
     with open_stream(path) as stream:
-        read = stream.read
-        while chunk := read(READ_SIZE):
-            if lines := splitter.feed(chunk):
-                yield lines
+        # read1: one decompression step per call, so damage loses nothing before it
+        read = stream.read1 if isinstance(stream, io.BufferedIOBase) else stream.read
+        try:
+            while chunk := read(READ_SIZE):
+                if lines := splitter.feed(chunk):
+                    yield lines
+        except (EOFError, lzma.LZMAError, zlib.error, gzip.BadGzipFile) as e:
+            if last := splitter.flush():
+                yield last
+            raise CorruptInput(f"{path}: {e or 'compressed data ends early'}") from e
     if last := splitter.flush():
         yield last
 
@@ -218,18 +238,25 @@ def _expand(paths: Iterable[str]) -> Iterator[str]:
             yield path
 
 
-def expand_inputs(paths: Sequence[str]) -> list[LogInput]:
-    """Command-line paths as inputs: a directory becomes its regular files (recursively,
-    sorted, symbolic links inside it skipped); rotated sets are grouped and put in time
-    order. A missing path raises FileNotFoundError."""
-    inputs: list[LogInput] = []
-    for path in order_rotated(list(_expand(paths))):
-        st = os.stat(path)
-        compression = None
-        if stat.S_ISREG(st.st_mode):
-            with open(path, "rb") as f:
-                compression = compression_of(f.read(8))
-        inputs.append(
-            LogInput(path, st.st_mtime, st.st_size, rotation_key(path)[0], compression)
-        )
-    return inputs
+def expand_inputs(paths: Sequence[str]) -> list[str]:
+    """Command-line paths as the files to read, in order: a directory becomes its
+    regular files (recursively, sorted, symbolic links inside it skipped); rotated sets
+    are grouped and put in time order. A missing path raises FileNotFoundError."""
+    for path in paths:
+        os.stat(path)
+    return order_rotated(list(_expand(paths)))
+
+
+def describe_input(path: str) -> LogInput:
+    """The :class:`LogInput` of one file (raises OSError)."""
+    st = os.stat(path)
+    compression = None
+    if stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as f:
+            compression = compression_of(f.read(8))
+    return LogInput(path, st.st_mtime, st.st_size, rotation_key(path)[0], compression)
+
+
+def log_inputs(paths: Sequence[str]) -> list[LogInput]:
+    """:func:`expand_inputs`, each file described."""
+    return [describe_input(path) for path in expand_inputs(paths)]

@@ -37,10 +37,11 @@ inotify on their directories, else by polling). Not thread-safe: one thread call
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, BinaryIO
 
 import msgspec
@@ -59,7 +60,6 @@ __all__ = [
     "Checkpoint",
     "FileMark",
     "FileTailer",
-    "TailerStatus",
     "wait_for_change",
 ]
 
@@ -67,6 +67,8 @@ FINGERPRINT_BYTES = 1024
 _READ_SIZE = 1 << 18
 _EMPTY_FP = hashlib.sha256(b"").hexdigest()
 _POLL_INTERVAL = 0.25
+_TAIL_SCAN = 1 << 16
+_MAX_WARNINGS = 100
 
 
 class FileMark(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,23 +92,6 @@ class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
     fingerprint: str = _EMPTY_FP
     fingerprint_size: int = 0
     previous: tuple[FileMark, ...] = ()
-
-
-class TailerStatus(msgspec.Struct, frozen=True, kw_only=True):
-    path: str
-    exists: bool
-    symlink: str | None
-    inode: int
-    offset: int
-    predecessors: int
-    lines: int
-    bytes: int
-    decode_errors: int
-    truncated: int
-    rotations: int
-    truncations: int
-    last_error: str | None
-    warnings: tuple[str, ...]
 
 
 class _Handle:
@@ -151,7 +136,10 @@ class _Handle:
         return data
 
     def mark(self) -> FileMark:
-        offset = self.ready[0].offset if self.ready else self.splitter.line_start
+        """Identity and the offset of the first line not returned."""
+        return self.identity(self.ready[0].offset if self.ready else self.splitter.line_start)
+
+    def identity(self, offset: int) -> FileMark:
         return FileMark(
             dev=self.dev,
             inode=self.ino,
@@ -172,26 +160,35 @@ class _Handle:
 class _Candidate:
     """A file that may be one a checkpoint names: a sibling or the file at the path."""
 
-    __slots__ = ("compression", "dev", "fd", "ino", "path", "size")
+    __slots__ = ("_head", "compression", "dev", "fd", "ino", "path", "size")
 
     def __init__(self, path: str, fd: int) -> None:
-        st = os.fstat(fd)
+        try:
+            st = os.fstat(fd)
+            self.compression = compression_of(os.pread(fd, 8, 0))
+        except BaseException:
+            os.close(fd)
+            raise
         self.path = path
         self.fd: int | None = fd
         self.dev = st.st_dev
         self.ino = st.st_ino
         self.size = st.st_size
-        self.compression = compression_of(os.pread(fd, 8, 0))
+        self._head: bytes | None = None
 
     def head(self, n: int) -> bytes:
-        if self.compression is None:
-            assert self.fd is not None
-            return os.pread(self.fd, n, 0)
-        try:
-            with open_stream(self.path) as s:
-                return s.read(n)
-        except (OSError, EOFError):
-            return b""
+        """The first ``n`` (at most FINGERPRINT_BYTES) bytes, decompressed."""
+        if self._head is None:
+            if self.compression is None:
+                assert self.fd is not None
+                self._head = os.pread(self.fd, FINGERPRINT_BYTES, 0)
+            else:
+                try:
+                    with open_stream(self.path) as s:
+                        self._head = s.read(FINGERPRINT_BYTES)
+                except (OSError, EOFError, lzma.LZMAError):
+                    self._head = b""
+        return self._head[:n]
 
     def matches(self, mark: FileMark, by_inode: bool) -> bool:
         if by_inode and (self.dev, self.ino) != (mark.dev, mark.inode):
@@ -205,6 +202,10 @@ class _Candidate:
             len(head) == mark.fingerprint_size
             and hashlib.sha256(head).hexdigest() == mark.fingerprint
         )
+
+    def same(self, mark: FileMark) -> bool:
+        """Whether this is the file ``mark`` names, or a copy of it."""
+        return (self.dev, self.ino) == (mark.dev, mark.inode) or self.matches(mark, False)
 
     def close(self) -> None:
         if self.fd is not None:
@@ -249,7 +250,7 @@ class FileTailer:
             else:
                 st = self._stat_path()
                 if st is not None:
-                    self._live = self._open(path, 0, st.st_size if start_at_end else 0)
+                    self._live = self._open_at_end() if start_at_end else self._open(path, 0)
         except OSError as e:
             self._error(e)
 
@@ -285,24 +286,29 @@ class FileTailer:
             previous=previous,
         )
 
-    def status(self) -> TailerStatus:
+    def status(self) -> dict[str, Any]:
+        """What the tailer is doing, JSON-ready: ``path``, ``exists``, ``symlink`` (its
+        target, or None), ``inode`` and ``offset`` of the file followed (0: none),
+        ``predecessors`` (rotated files still open), ``lines`` returned, ``bytes``,
+        ``decode_errors``, ``truncated``, ``rotations``, ``truncations``,
+        ``last_error`` and ``warnings``."""
         live = self._live
-        return TailerStatus(
-            path=self.path,
-            exists=self._exists,
-            symlink=self._symlink,
-            inode=live.ino if live else 0,
-            offset=live.mark().offset if live else 0,
-            predecessors=len(self._prevs),
-            lines=self._lines,
-            bytes=self.stats.bytes,
-            decode_errors=self.stats.decode_errors,
-            truncated=self.stats.truncated,
-            rotations=self.rotations,
-            truncations=self.truncations,
-            last_error=self.last_error,
-            warnings=tuple(self.warnings),
-        )
+        return {
+            "path": self.path,
+            "exists": self._exists,
+            "symlink": self._symlink,
+            "inode": live.ino if live else 0,
+            "offset": live.mark().offset if live else 0,
+            "predecessors": len(self._prevs),
+            "lines": self._lines,
+            "bytes": self.stats.bytes,
+            "decode_errors": self.stats.decode_errors,
+            "truncated": self.stats.truncated,
+            "rotations": self.rotations,
+            "truncations": self.truncations,
+            "last_error": self.last_error,
+            "warnings": list(self.warnings),
+        }
 
     def close(self) -> None:
         for h in self._prevs:
@@ -337,7 +343,13 @@ class FileTailer:
                     return
             if len(out) >= limit:
                 return
-            data = h.read()
+            try:
+                data = h.read()
+            except (OSError, EOFError, lzma.LZMAError) as e:  # EIO, a corrupt .gz
+                self._error(f"{self.path}: {e}")
+                if h.stream is not None:
+                    h.close()  # a broken compressed file: give it up
+                data = b""
             if not data:
                 h.eof = True
                 if h.splitter.pending and now - h.changed_at >= self.partial_timeout:
@@ -354,7 +366,8 @@ class FileTailer:
             self._pull(h, out, limit, now)
             if len(out) >= limit:
                 return
-            if self._finished(h, now):
+            # closed oldest first, so a checkpoint never skips over an unfinished file
+            if i == 0 and self._finished(h, now):
                 out.extend(h.splitter.flush())
                 h.close()
                 del self._prevs[i]
@@ -373,19 +386,32 @@ class FileTailer:
         for _ in range(8):  # bounded: a path rotating faster than this is read next call
             h = self._live
             if h is None:
-                st = self._stat_path()
-                if st is None:
+                if self._stat_path() is None:
                     return
-                h = self._live = self._open(self.path, st.st_ino, 0)
+                # files that were at the path after the newest one read, and rotated
+                # away before we looked (several rotations in a row), come first
+                if newer := self._successors([x for x in reversed(self._prevs) if not x.dead]):
+                    self._prevs += newer
+                    self._read_predecessors(out, limit, now)
+                    if len(out) >= limit:
+                        return
+                h = self._live = self._open(self.path, 0)
             else:
-                h = self._check_in_place(h)
+                new = self._check_in_place(h, now)
+                if new is not h:  # truncated in place: first what is left in the copy
+                    self._read_predecessors(out, limit, now)
+                    if len(out) >= limit:
+                        return
+                    h = new
             self._pull(h, out, limit, now)
             if len(out) >= limit or not h.eof:
                 return
             st = self._stat_path()
             if st is not None and (st.st_dev, st.st_ino) == (h.dev, h.ino):
                 return
-            # the path names another file, or none: finish this one as a predecessor
+            # The path names another file, or none: finish this one as a predecessor,
+            # for rotate_wait seconds from now at least (its writer may not know yet).
+            h.changed_at = now
             self._prevs.append(h)
             self._live = None
             self.rotations += 1
@@ -393,49 +419,83 @@ class FileTailer:
             if st is None or len(out) >= limit:
                 return
 
-    def _check_in_place(self, h: _Handle) -> _Handle:
-        """Detect copytruncate (or any rewrite in place) of the live file."""
+    def _check_in_place(self, h: _Handle, now: float) -> _Handle:
+        """Detect copytruncate (or any rewrite in place) of the live file: then the rest
+        of what it held is read from the copy and the file itself again from 0."""
         assert h.fd is not None
         pos = h.splitter.position
         size = os.fstat(h.fd).st_size
         if size >= pos and (not h.head or os.pread(h.fd, len(h.head), 0) == h.head):
             return h
         self.truncations += 1
+        again = os.dup(h.fd)
+        now_head = os.pread(again, FINGERPRINT_BYTES, 0)
+        itself = FileMark(  # the file as it is now, to know its own copies
+            dev=h.dev,
+            inode=h.ino,
+            offset=0,
+            fingerprint=hashlib.sha256(now_head).hexdigest(),
+            fingerprint_size=len(now_head),
+        )
         copy = self._find_copy(h)
         h.close()
-        if copy is not None:  # read the rest of what we had from the copy
-            h.fd, h.stream, h.dev, h.ino = copy
+        h.changed_at = now
         self._prevs.append(h)
-        new = self._live = self._open(self.path, h.ino, 0)
-        return new
+        if copy is not None:
+            h.fd, h.stream, h.dev, h.ino = copy
+            # copies of later truncations, up to the file itself (maybe rotated by now)
+            self._prevs += self._successors([h], until=itself)
+        self._live = self._handle(again, 0)
+        return self._live
 
     def _find_copy(self, h: _Handle) -> tuple[int | None, BinaryIO | None, int, int] | None:
-        """A rotated sibling holding the bytes ``h`` had (logrotate's copy)."""
+        """A rotated sibling holding the bytes ``h`` had (logrotate's copy), newest first."""
         pos = h.splitter.position
-        mark = FileMark(
-            dev=0,
-            inode=0,
-            offset=pos,
-            fingerprint=hashlib.sha256(h.head).hexdigest(),
-            fingerprint_size=len(h.head),
-        )
-        for path in reversed(rotated_siblings(self.path)):
-            try:
-                cand = self._candidate(path)
-            except OSError:
-                continue
-            try:
+        mark = h.identity(pos)
+        cands = self._siblings()
+        try:
+            for cand in reversed(cands):
                 if not cand.matches(mark, by_inode=False):
                     continue
                 if cand.compression is None:
                     fd, cand.fd = cand.fd, None
                     return fd, None, cand.dev, cand.ino
-                stream = open_stream(path)
+                stream = open_stream(cand.path)
                 _skip(stream, pos)
                 return None, stream, cand.dev, cand.ino
-            finally:
+        finally:
+            for cand in cands:
                 cand.close()
         return None
+
+    def _successors(self, after: Sequence[_Handle], until: FileMark | None = None) -> list[_Handle]:
+        """Rotated siblings newer than the first of ``after`` (predecessors, newest
+        first) found among them, that no open handle reads: files that were at the path
+        and rotated away between two looks, or copies of later truncations, to read in
+        full before what comes next. ``until`` names a file (by inode or first bytes)
+        that bounds the search: the truncated file itself, wherever it is now."""
+        if not after:
+            return []
+        reading = [x.identity(0) for x in self._prevs if not x.dead]
+        cands = self._siblings()
+        try:
+            # an empty file rotated and deleted since cannot be found: try older ones
+            at = next(
+                (i for h in after if (i := _locate(h.identity(0), cands, ())) is not None),
+                None,
+            )
+            if at is None:
+                return []
+            found: list[_Handle] = []
+            for cand in cands[at + 1 :]:
+                if until is not None and cand.same(until):
+                    break
+                if not any(cand.same(m) for m in reading):
+                    found.append(self._open_candidate(cand, 0))
+            return found
+        finally:
+            for cand in cands:
+                cand.close()
 
     # -- opening ----------------------------------------------------------------
 
@@ -455,7 +515,7 @@ class FileTailer:
         if target != self._symlink:
             self._symlink = target
             what = "following it" if self.follow_symlinks else "not followed"
-            self.warnings.append(f"{self.path} is a symbolic link to {target} ({what})")
+            self._warn(f"{self.path} is a symbolic link to {target} ({what})")
         if not self.follow_symlinks:
             self.last_error = f"{self.path} is a symbolic link, not followed"
             return None
@@ -475,21 +535,50 @@ class FileTailer:
     def _candidate(self, path: str) -> _Candidate:
         return _Candidate(path, self._open_fd(path))
 
-    def _open(self, path: str, expect_ino: int, offset: int, *, at_end: bool = False) -> _Handle:
-        """Open ``path`` (plain) for reading from ``offset`` (or the end)."""
-        del expect_ino  # the identity is taken from the descriptor itself
-        fd = self._open_fd(path)
-        return self._handle(fd, offset)
+    def _open(self, path: str, offset: int) -> _Handle:
+        """Open ``path`` (a plain file) for reading from ``offset``."""
+        return self._handle(self._open_fd(path), offset)
+
+    def _open_at_end(self) -> _Handle:
+        """Open the path at the start of its last line (its end if that line is done)."""
+        fd = self._open_fd(self.path)
+        try:
+            size = os.fstat(fd).st_size
+            tail = os.pread(fd, _TAIL_SCAN, max(0, size - _TAIL_SCAN))
+            nl = tail.rfind(b"\n")
+            # after the last newline; one unfinished line: all of it if its start is near
+            offset = size - len(tail) + nl + 1 if nl >= 0 else 0 if size <= _TAIL_SCAN else size
+            return self._handle(fd, offset)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def _handle(self, fd: int, offset: int) -> _Handle:
-        st = os.fstat(fd)
-        head = os.pread(fd, min(FINGERPRINT_BYTES, offset), 0)
+        try:
+            st = os.fstat(fd)
+            head = os.pread(fd, min(FINGERPRINT_BYTES, offset), 0)
+        except BaseException:
+            os.close(fd)
+            raise
         splitter = LineSplitter(self.path, self.stats, self.max_line_bytes, offset)
         return _Handle(fd, None, st.st_dev, st.st_ino, head, splitter)
 
+    def _siblings(self) -> list[_Candidate]:
+        cands: list[_Candidate] = []
+        for path in rotated_siblings(self.path):
+            try:
+                cands.append(self._candidate(path))
+            except OSError:
+                continue
+        return cands
+
     def _resume(self, cp: Checkpoint) -> None:
-        marks = list(cp.previous)
-        if cp.inode:
+        """Find the checkpointed files; read the oldest found from its offset, every
+        newer sibling in full (or from its own offset), and the file at the path."""
+        # A mark without first bytes (an empty file, offset 0) tells nothing, and its
+        # inode number may have been reused while nobody held the file open.
+        marks = [m for m in cp.previous if m.fingerprint_size]
+        if cp.inode and cp.fingerprint_size:
             marks.append(
                 FileMark(
                     dev=cp.dev,
@@ -499,12 +588,7 @@ class FileTailer:
                     fingerprint_size=cp.fingerprint_size,
                 )
             )
-        cands: list[_Candidate] = []
-        for path in rotated_siblings(self.path):
-            try:
-                cands.append(self._candidate(path))
-            except OSError:
-                continue
+        cands = self._siblings()
         live: _Candidate | None = None
         if self._stat_path() is not None:
             try:
@@ -512,32 +596,20 @@ class FileTailer:
                 cands.append(live)
             except OSError as e:
                 self._error(e)
-        found: dict[int, FileMark] = {}
-        for mark in marks:
-            for by_inode in (True, False):
-                i = next(
-                    (
-                        i
-                        for i, c in enumerate(cands)
-                        if i not in found and c.matches(mark, by_inode)
-                    ),
-                    None,
-                )
+        try:
+            found: dict[int, FileMark] = {}
+            for mark in marks:
+                i = _locate(mark, cands, found.keys())
                 if i is not None:
                     found[i] = mark
-                    break
-        if marks and not found and any(m.offset for m in marks):
-            self.warnings.append(
-                f"{self.path}: the checkpointed file is gone; reading the current one from 0"
-            )
-        first = min(found) if found else len(cands) - (live is not None)
-        try:
-            for i, cand in enumerate(cands):
-                if i < first:
-                    continue
-                offset = found[i].offset if i in found else 0
-                h = self._open_candidate(cand, offset)
-                if cand is live:
+            if not found and any(m.offset for m in marks):
+                self._warn(
+                    f"{self.path}: the checkpointed file is gone; reading the current one from 0"
+                )
+            first = min(found) if found else len(cands) - (live is not None)
+            for i in range(first, len(cands)):
+                h = self._open_candidate(cands[i], found[i].offset if i in found else 0)
+                if cands[i] is live:
                     self._live = h
                 else:
                     self._prevs.append(h)
@@ -560,6 +632,10 @@ class FileTailer:
     def _error(self, e: OSError | str) -> None:
         self.last_error = str(e)
 
+    def _warn(self, message: str) -> None:
+        if len(self.warnings) < _MAX_WARNINGS:
+            self.warnings.append(message)
+
     # -- waiting ----------------------------------------------------------------
 
     def _has_work(self, now: float) -> bool:
@@ -570,7 +646,7 @@ class FileTailer:
         for h in (*self._prevs, self._live):
             if h is None:
                 continue
-            if h.ready:
+            if h.ready or not h.eof:
                 return True
             if h.fd is not None:
                 try:
@@ -604,6 +680,16 @@ class FileTailer:
         return dirs
 
 
+def _locate(mark: FileMark, cands: Sequence[_Candidate], taken: Collection[int]) -> int | None:
+    """The index of the candidate ``mark`` names: same inode and first bytes, else (a
+    copy, a compressed copy) the same first bytes."""
+    for by_inode in (True, False):
+        for i, cand in enumerate(cands):
+            if i not in taken and cand.matches(mark, by_inode):
+                return i
+    return None
+
+
 def _skip(stream: BinaryIO, n: int) -> None:
     """Read and drop the first ``n`` bytes of a (decompressing) stream."""
     while n > 0:
@@ -611,9 +697,6 @@ def _skip(stream: BinaryIO, n: int) -> None:
         if not got:
             return
         n -= len(got)
-
-
-_WATCH_MASK = 0
 
 
 def _watch_mask() -> int:

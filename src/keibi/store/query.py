@@ -2,22 +2,26 @@
 
 One command-line word is one filter; all filters must hold (AND)::
 
-    FIELD=VALUE    the field equals VALUE exactly (case-sensitive); for a list-valued
-                   field (related.ip, event.category, process.args...) some element does.
-                   A numeric VALUE also matches a JSON number (source.port=22 matches 22).
+    FIELD=VALUE    the field equals VALUE exactly (case-sensitive, no exceptions); for a
+                   list-valued field (related.ip, event.category, process.args...) some
+                   element does. A numeric VALUE also matches a JSON number
+                   (source.port=22 and =22.0 match 22), true/false a JSON boolean, and an
+                   ISO time a time field (event.start=2026-11-01T10:00:00Z).
     FIELD!=VALUE   the negation of FIELD=VALUE: also true when the event lacks the field
     FIELD~TEXT     some value of the field (or of anything under it, e.g. process~curl)
                    contains TEXT, ignoring ASCII case
     FIELD>N  FIELD>=N  FIELD<N  FIELD<=N
                    numeric comparison; N is a number. For time fields (@timestamp,
                    event.start, event.end) N is an ISO time (2026-11-01T10:00:00Z) or @EPOCH
-    WORD           the event's JSON contains WORD (ASCII case ignored); ``~WORD`` says the
+    WORD           the event's JSON (keys too) contains WORD, ASCII case ignored; ``~WORD`` is the
                    same and lets WORD hold '=', '<', ... (``~uid=0``)
 
 FIELD is any ECS dotted name (``source.ip``, ``user.name``, ``keibi.alert.severity``,
 vendor fields such as ``auditd.data.key``). A word whose part before the operator is not
-a field name (``http://x/?a=b``) is a plain WORD. Values are always bound as SQL
-parameters, and ``%``, ``_`` and ``\\`` in TEXT match themselves.
+a field name (``http://x/?a=b``) is a plain WORD. A field naming an object (``user``)
+equals nothing; fields inside lists of objects (``keibi.alert.evidence.source.ip``) are
+not reachable. Values are always bound as SQL parameters, and ``%``, ``_`` and ``\\``
+in TEXT match themselves. Limits: 64 filters, 4096 characters a value, no NUL.
 
 Parsing is pure and independent of storage; :func:`sqlite_where` turns filters into a
 parameterised SQLite condition over a table with a ``doc`` column (canonical JSON) and
@@ -26,6 +30,7 @@ optional indexed copies of some fields.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +60,7 @@ _WORD = re.compile(r"([^=!~<>\s]*)(!=|>=|<=|=|~|>|<)(.*)", re.DOTALL)
 _FIELD = re.compile(r"@?[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)*")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
 _INTEGER = re.compile(r"[+-]?\d{1,18}")
+_NUMERIC_CHARS = re.compile(r"[0-9.eE+-]*")
 _DOC = "CAST(doc AS TEXT)"
 
 
@@ -90,6 +96,8 @@ class Filter:
         if len(self.value) > MAX_VALUE_CHARS:
             raise QueryError(f"{self.field or 'search word'}: value longer than "
                              f"{MAX_VALUE_CHARS} characters")
+        if "\x00" in self.value:
+            raise QueryError(f"{self.field or 'search word'}: NUL characters are not supported")
         if self.field is None:
             if self.op is not Op.CONTAINS:
                 raise QueryError(f"{self}: a word without a field only supports '~'")
@@ -157,10 +165,13 @@ def _like_contains(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _json_escape(text: str) -> str:
+    """``text`` as the encoder writes it inside a JSON string (quotes, backslashes...)."""
+    return msgspec.json.encode(text).decode()[1:-1]
+
+
 def _doc_contains(text: str) -> tuple[str, list[object]]:
-    # Match the text as it is written inside a JSON string (quotes, backslashes).
-    as_json = msgspec.json.encode(text).decode()[1:-1]
-    return f"{_DOC} LIKE ? ESCAPE '\\'", [_like_contains(as_json)]
+    return f"{_DOC} LIKE ? ESCAPE '\\'", [_like_contains(_json_escape(text))]
 
 
 def _number(text: str) -> int | float:
@@ -212,7 +223,14 @@ def _on_json(f: Filter, field: str) -> tuple[str, list[object]]:
     each = f"SELECT 1 FROM json_each({_DOC}, ?) WHERE typeof(key) != 'text' AND "
     if f.op is Op.CONTAINS:
         tree = f"SELECT 1 FROM json_tree({_DOC}, ?) WHERE type IN ('text', 'integer', 'real')"
-        return f"EXISTS ({tree} AND value LIKE ? ESCAPE '\\')", [path, _like_contains(f.value)]
+        sql = f"EXISTS ({tree} AND value LIKE ? ESCAPE '\\')"
+        params: list[object] = [path, _like_contains(f.value)]
+        if not _NUMERIC_CHARS.fullmatch(f.value):
+            # Cheap necessary condition first: the document holds the text as JSON.
+            # (Not for digits alone: SQLite may print a JSON real unlike the document.)
+            return f"{_DOC} LIKE ? ESCAPE '\\' AND {sql}", [
+                _like_contains(_json_escape(f.value)), *params]
+        return sql, params
     if f.op.ordering:
         op = _SQL_OP[f.op]
         if field in TIME_FIELDS:  # canonical RFC 3339 text orders like the time
@@ -224,23 +242,28 @@ def _on_json(f: Filter, field: str) -> tuple[str, list[object]]:
             path,
             _number(f.value),
         ]
-    match, args = _json_equal(f, field)
+    match, args, literal = _json_equal(f, field)
     sql = f"EXISTS ({each}({match}))"
-    return (f"NOT {sql}" if f.op is Op.NE else sql), [path, *args]
+    params = [path, *args]
+    if literal is not None:
+        # A text value equal to VALUE is written "VALUE" (JSON-escaped) in the document;
+        # LIKE (which ignores case, so only a first cut) is faster than instr() here.
+        sql = f"{_DOC} LIKE ? ESCAPE '\\' AND {sql}"
+        params = [_like_contains(literal), *params]
+    return (f"NOT ({sql})" if f.op is Op.NE else sql), params
 
 
-def _json_equal(f: Filter, field: str) -> tuple[str, list[object]]:
+def _json_equal(f: Filter, field: str) -> tuple[str, list[object], str | None]:
+    """The json_each condition, its parameters, and the JSON text a match must contain."""
     text = f.value
     if field in TIME_FIELDS and not _NUMBER.fullmatch(text):
-        try:
+        with contextlib.suppress(TimeSpecError):
             text = format_time(parse_absolute(text))
-        except TimeSpecError:
-            pass
     if _NUMBER.fullmatch(text):
         return "(type IN ('integer', 'real') AND value = ?) OR (type = 'text' AND value = ?)", [
             _number(text),
             text,
-        ]
+        ], None
     if text in ("true", "false"):
-        return "type = ? OR (type = 'text' AND value = ?)", [text, text]
-    return "type = 'text' AND value = ?", [text]
+        return "type = ? OR (type = 'text' AND value = ?)", [text, text], None
+    return "type = 'text' AND value = ?", [text], f'"{_json_escape(text)}"'

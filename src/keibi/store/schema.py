@@ -7,7 +7,9 @@ store at once migrate it once.
 
 Every row keeps the whole event in ``doc`` (canonical JSON, ``keibi.events.encoding``);
 the other columns are copies of a few ECS fields, there to be indexed. Search on any
-other field reads ``doc`` with SQLite's JSON functions.
+other field reads ``doc`` with SQLite's JSON functions. The per-field event indexes are
+partial (``WHERE col IS NOT NULL``): an event without a source address costs no entry in
+the source.ip index, and ``col = ?`` still uses it.
 """
 
 from __future__ import annotations
@@ -16,13 +18,21 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
+from keibi.events.encoding import dumps
+from keibi.events.model import Event
+
 __all__ = [
     "ALERT_COLUMNS",
     "EVENT_COLUMNS",
+    "INSERT_EVENT",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "UPSERT_ALERT",
+    "UPSERT_CHECKPOINT",
     "Column",
     "SchemaError",
+    "alert_row",
+    "event_row",
     "migrate",
     "schema_version",
 ]
@@ -128,6 +138,53 @@ ALERT_COLUMNS: dict[str, Column] = {
 }
 
 
+# The column copies below must follow EVENT_COLUMNS / ALERT_COLUMNS.
+INSERT_EVENT = (
+    "INSERT INTO events (ts, host, dataset, action, outcome, user_name, source_ip,"
+    " process_name, process_pid, file_path, rule_id, doc)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPSERT_ALERT = (
+    "INSERT INTO alerts (alert_id, ts, first_ts, last_ts, rule_id, rule_name, severity,"
+    " severity_name, count, source_ip, user_name, host, doc)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (alert_id) DO UPDATE SET"
+    " ts = excluded.ts, first_ts = min(first_ts, excluded.first_ts),"
+    " last_ts = max(last_ts, excluded.last_ts), rule_id = excluded.rule_id,"
+    " rule_name = excluded.rule_name, severity = excluded.severity,"
+    " severity_name = excluded.severity_name, count = excluded.count,"
+    " source_ip = excluded.source_ip, user_name = excluded.user_name,"
+    " host = excluded.host, doc = excluded.doc"
+    " WHERE excluded.count >= alerts.count"
+)
+UPSERT_CHECKPOINT = (
+    "INSERT INTO checkpoints (name, data, updated) VALUES (?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET data = excluded.data, updated = excluded.updated"
+)
+
+
+def event_row(e: Event) -> tuple[object, ...]:
+    """The :data:`INSERT_EVENT` parameters for ``e`` (raises if ``e`` cannot be encoded)."""
+    return (
+        e.timestamp, e.host_name, e.dataset, e.action, e.outcome, e.user_name, e.source_ip,
+        e.process_name, e.process_pid, e.file_path, e.rule_id, dumps(e),
+    )
+
+
+def alert_row(a: Event) -> tuple[object, ...]:
+    """The :data:`UPSERT_ALERT` parameters for ``a``: its activity runs from ``event.start``
+    to ``event.end`` (or ``@timestamp``), a missing ``keibi.alert.count`` counts 1."""
+    if not a.alert_id:
+        raise ValueError("an alert without keibi.alert.id cannot be stored")
+    first = a.timestamp if a.start is None else min(a.start, a.timestamp)
+    last = a.timestamp if a.end is None else max(a.end, a.timestamp)
+    return (
+        a.alert_id, a.timestamp, first, last, a.rule_id, a.rule_name, a.severity,
+        a.alert_severity, 1 if a.alert_count is None else a.alert_count, a.source_ip,
+        a.user_name, a.host_name, dumps(a),
+    )
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     """The ``user_version`` of the database behind ``conn``."""
     row = conn.execute("PRAGMA user_version").fetchone()
@@ -141,6 +198,8 @@ def migrate(conn: sqlite3.Connection) -> int:
     """
     found = schema_version(conn)
     _check_supported(found)
+    if found == SCHEMA_VERSION:  # the usual case: no write lock needed
+        return found
     while True:
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -9,14 +9,16 @@ the busy timeout makes a second writer wait instead of failing.
 engine state) in one transaction, so after a crash they agree: replaying from the stored
 offsets neither loses nor duplicates events.
 
-Errors: :class:`StoreError` (unusable store, write on a read-only store, bad input to
-commit, schema too new, not a keibi store), :class:`keibi.store.query.QueryError` (bad
-filter or limit). Anything else from
-SQLite (disk full, I/O) is ``sqlite3.Error``.
+Errors: :class:`StoreError` (unusable store, schema too new, not a keibi store, a write
+on a read-only store, an alert without id), :class:`keibi.store.query.QueryError` (bad
+filter, limit or severity); an event that cannot be encoded raises what the encoder
+raises, before anything is written; anything else from SQLite (disk full, I/O) is
+``sqlite3.Error``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -30,7 +32,7 @@ from typing import Any, Self
 
 import msgspec
 
-from keibi.events.encoding import dumps, loads
+from keibi.events.encoding import loads
 from keibi.events.model import SEVERITY_NAMES, Event
 from keibi.store import schema
 from keibi.store.query import Filter, QueryError, sqlite_where
@@ -39,29 +41,6 @@ __all__ = ["Store", "StoreError", "StoreStats"]
 
 _NO_CHECKPOINTS: Mapping[str, bytes] = MappingProxyType({})
 _STATUS = "status:"
-
-_INSERT_EVENT = (
-    "INSERT INTO events (ts, host, dataset, action, outcome, user_name, source_ip,"
-    " process_name, process_pid, file_path, rule_id, doc)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_UPSERT_ALERT = (
-    "INSERT INTO alerts (alert_id, ts, first_ts, last_ts, rule_id, rule_name, severity,"
-    " severity_name, count, source_ip, user_name, host, doc)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (alert_id) DO UPDATE SET"
-    " ts = excluded.ts, first_ts = min(first_ts, excluded.first_ts),"
-    " last_ts = max(last_ts, excluded.last_ts), rule_id = excluded.rule_id,"
-    " rule_name = excluded.rule_name, severity = excluded.severity,"
-    " severity_name = excluded.severity_name, count = excluded.count,"
-    " source_ip = excluded.source_ip, user_name = excluded.user_name,"
-    " host = excluded.host, doc = excluded.doc"
-    " WHERE excluded.count >= alerts.count"
-)
-_UPSERT_CHECKPOINT = (
-    "INSERT INTO checkpoints (name, data, updated) VALUES (?, ?, ?)"
-    " ON CONFLICT (name) DO UPDATE SET data = excluded.data, updated = excluded.updated"
-)
 
 
 class StoreError(Exception):
@@ -84,7 +63,11 @@ class StoreStats:
 
 
 class Store:
-    """A keibi store in the SQLite file ``path``, created and migrated as needed."""
+    """A keibi store in the SQLite file ``path``, created (mode 0600) and migrated as needed.
+
+    One connection per instance; an instance may be shared by threads (a lock serialises
+    its calls), but each process opens its own.
+    """
 
     def __init__(
         self,
@@ -117,10 +100,8 @@ class Store:
         """Close the connection (idempotent)."""
         with self._lock:
             if not self._readonly:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("PRAGMA optimize")
-                except sqlite3.Error:
-                    pass
             self._conn.close()
 
     def __enter__(self) -> Self:
@@ -147,22 +128,25 @@ class Store:
         count is ignored); ``first_ts`` keeps the earliest time seen.
         """
         self._check_writable()
-        event_rows = [_event_row(e) for e in events]
-        alert_rows = [_alert_row(a) for a in alerts]
+        event_rows = [schema.event_row(e) for e in events]
+        if any(not a.alert_id for a in alerts):
+            raise StoreError("an alert without keibi.alert.id cannot be stored")
+        alert_rows = [schema.alert_row(a) for a in alerts]
         now = self._clock()
         checkpoint_rows = [_checkpoint_row(n, d, now) for n, d in checkpoints.items()]
         if not (event_rows or alert_rows or checkpoint_rows):
             return
         with self._lock, _transaction(self._conn):
             if event_rows:
-                self._conn.executemany(_INSERT_EVENT, event_rows)
+                self._conn.executemany(schema.INSERT_EVENT, event_rows)
             if alert_rows:
-                self._conn.executemany(_UPSERT_ALERT, alert_rows)
+                self._conn.executemany(schema.UPSERT_ALERT, alert_rows)
             if checkpoint_rows:
-                self._conn.executemany(_UPSERT_CHECKPOINT, checkpoint_rows)
+                self._conn.executemany(schema.UPSERT_CHECKPOINT, checkpoint_rows)
 
     def set_status(self, name: str, value: Any) -> None:
-        """Record the JSON-encodable ``value`` as the status of ``name`` (e.g. a source)."""
+        """Record the JSON-encodable ``value`` as the status of ``name`` (e.g. ``agent``);
+        :meth:`get_status` returns an equal value (JSON text given as a str stays a str)."""
         self._check_writable()
         data = msgspec.json.encode(value).decode()
         with self._lock:
@@ -254,7 +238,7 @@ class Store:
             params.extend((rule, rule))
         sql = (
             f"SELECT doc FROM alerts WHERE {where}"
-            " ORDER BY last_ts DESC, alert_id LIMIT ?"
+            " ORDER BY last_ts DESC, rowid DESC LIMIT ?"
         )
         return [loads(doc) for (doc,) in self._all(sql, (*params, _limit(limit)))]
 
@@ -313,22 +297,22 @@ class _transaction:
 
 
 def _open(path: Path, readonly: bool, busy_timeout: float) -> sqlite3.Connection:
-    kwargs: dict[str, Any] = {
-        "timeout": busy_timeout, "isolation_level": None, "check_same_thread": False,
-    }
     try:
         if readonly:
             if not path.is_file():
                 raise StoreError(f"{path}: no keibi store there")
-            uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, **kwargs)
+            target = "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro"
         else:
             _create_private(path)
-            conn = sqlite3.connect(path, **kwargs)
+            target = str(path)
+        conn = sqlite3.connect(
+            target, timeout=busy_timeout, isolation_level=None, check_same_thread=False,
+            uri=readonly,
+        )
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot open store: {exc}") from None
     try:
-        _configure(conn, path, readonly)
+        _configure(conn, path, readonly, busy_timeout)
     except BaseException:
         conn.close()
         raise
@@ -345,7 +329,22 @@ def _create_private(path: Path) -> None:
         raise StoreError(f"{path}: cannot create store: {exc.strerror}") from None
 
 
-def _configure(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
+def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
+    """Switch to WAL. SQLite answers "locked" at once, without its busy handler, while
+    another connection creates the same new store, so wait here."""
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.001
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def _configure(conn: sqlite3.Connection, path: Path, readonly: bool, busy_timeout: float) -> None:
     try:
         if readonly:
             conn.execute("PRAGMA query_only = ON")
@@ -356,8 +355,8 @@ def _configure(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
                     f"{schema.SCHEMA_VERSION}; open it read-write (start the agent) to migrate"
                 )
             return
-        (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        if str(mode).lower() != "wal":
+        mode = _enable_wal(conn, busy_timeout)
+        if mode.lower() != "wal":
             raise StoreError(f"{path}: cannot use WAL journal mode (got {mode})")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA temp_store = MEMORY")
@@ -367,25 +366,6 @@ def _configure(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
         raise StoreError(f"{path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: not a usable store: {exc}") from None
-
-
-def _event_row(e: Event) -> tuple[object, ...]:
-    return (
-        e.timestamp, e.host_name, e.dataset, e.action, e.outcome, e.user_name, e.source_ip,
-        e.process_name, e.process_pid, e.file_path, e.rule_id, dumps(e),
-    )
-
-
-def _alert_row(a: Event) -> tuple[object, ...]:
-    if not a.alert_id:
-        raise StoreError("an alert without keibi.alert.id cannot be stored")
-    first = a.timestamp if a.start is None else min(a.start, a.timestamp)
-    last = a.timestamp if a.end is None else max(a.end, a.timestamp)
-    return (
-        a.alert_id, a.timestamp, first, last, a.rule_id, a.rule_name, a.severity,
-        a.alert_severity, 1 if a.alert_count is None else a.alert_count, a.source_ip,
-        a.user_name, a.host_name, dumps(a),
-    )
 
 
 def _checkpoint_row(name: str, data: bytes, now: float) -> tuple[object, ...]:

@@ -58,7 +58,7 @@ def parse_absolute(text: str, zone: tzinfo = UTC) -> float:
     return dt.timestamp()
 
 
-def parse_timespec(text: str, *, now: float, zone: tzinfo = UTC) -> float:
+def parse_timespec(text: str, now: float, zone: tzinfo = UTC) -> float:
     """Epoch seconds meant by ``text`` (module docstring), durations counted back from ``now``."""
     spec = text.strip()
     if not spec:

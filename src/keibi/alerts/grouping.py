@@ -1,0 +1,352 @@
+"""Turn rule matches into alerts: one alert per rule, group and dedup window.
+
+The group of a match is its correlation's group-by values, or for a single-event rule
+the values of the rule's ``keibi.group_by`` fields (default ``source.ip``,
+``user.name``, ``host.name``, those the event has). A match joins the open alert of its
+(rule, group) when it comes less than ``group_window`` (default 1h) after that alert's
+previous match, which extends the window; otherwise it opens a new alert.
+
+An alert carries ``keibi.alert.count`` (events merged in), ``keibi.alert.evidence`` (the
+first 10 and the latest 10 of them), ``event.start``/``event.end``, severity, rule and
+ATT&CK fields, the entity fields shared by all its events, a sentence in ``message``,
+and ``@timestamp`` = the time of its first match. ``keibi.alert.id`` is a hash of rule
+id, group and that time: replaying the same events gives the same ids.
+
+Every merge yields an :class:`AlertUpdate` (``new`` on the first), for sinks that print
+new alerts once and stores that upsert counts. Closing an alert (its window passed)
+only frees memory; the alert stays listed by :meth:`AlertGrouper.alerts`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+
+from keibi.alerts.message import Renderer, compile_template, default_message, format_duration
+from keibi.engine.match import Match
+from keibi.events.model import FIELD_ATTRS, Event, severity_name
+from keibi.rules.loader import LoadedRule
+from keibi.rules.options import DEFAULT_GROUP_BY
+
+EVIDENCE_FIRST = 10
+EVIDENCE_LATEST = 10
+DEFAULT_MAX_CLOSED = 100_000
+FRAMEWORK = "MITRE ATT&CK"
+
+#: fields copied onto an alert when every event merged into it has the same value
+ENTITY_FIELDS = (
+    "host.name", "source.ip", "destination.ip", "destination.port", "user.name",
+    "user.target.name", "user.effective.name", "user.audit.name", "group.name",
+    "process.pid", "process.name", "process.executable", "process.command_line",
+    "process.parent.pid", "process.parent.executable", "process.parent.command_line",
+    "file.path", "service.name",
+)
+_VARIES = object()
+_ENTITY_ATTRS = tuple(FIELD_ATTRS[f] for f in ENTITY_FIELDS)
+_entity_values = attrgetter(*_ENTITY_ATTRS)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertUpdate:
+    """An alert as it stands after a merge; ``new`` only for its first match."""
+
+    alert: Event
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    """What the alert layer needs to know about a rule."""
+
+    id: str
+    name: str
+    description: str | None
+    ruleset: str
+    severity: int
+    techniques: tuple[str, ...]
+    tactics: tuple[str, ...]
+    group_window: float
+    group_by: tuple[str, ...]
+    message: Renderer | None
+
+    @classmethod
+    def of(cls, rule: LoadedRule) -> AlertRule:
+        template = rule.options.message
+        return cls(rule.id, rule.title, rule.sigma.description, rule.ruleset, rule.severity,
+                   rule.techniques, rule.tactics, rule.options.group_window,
+                   rule.options.group_by or DEFAULT_GROUP_BY,
+                   None if template is None else compile_template(template, _resolve))
+
+
+class _Open:
+    __slots__ = ("alert_id", "count", "distinct", "end", "entities", "entity_kw", "first",
+                 "group_text", "head", "key", "last", "last_values", "rule", "start", "static",
+                 "tail")
+
+    def __init__(self, rule: AlertRule, key: tuple[tuple[str, Any], ...], first: float,
+                 start: float) -> None:
+        self.rule = rule
+        self.key = key
+        self.alert_id = alert_id(rule.id, key, first)
+        self.first = first
+        self.start = start
+        self.end = start
+        self.last = first
+        self.count = 0
+        self.distinct: int | None = None
+        self.head: list[Event] = []
+        self.tail: deque[Event] = deque(maxlen=EVIDENCE_LATEST)
+        # entity values aligned with ENTITY_FIELDS (None: not seen, _VARIES: differ)
+        self.entities: list[Any] = [None] * len(ENTITY_FIELDS)
+        self.last_values: tuple[Any, ...] | None = None
+        self.group_text = ", ".join(f"{f}={v}" for f, v in key)
+        self.static = _static_fields(rule, key, first, self.alert_id, self.group_text)
+        # the entity values as Event keyword arguments (those the group does not fix)
+        self.entity_kw: dict[str, Any] = {}
+
+    def merge_entities(self, event: Event) -> None:
+        values = _entity_values(event)
+        if values == self.last_values:
+            return
+        self.last_values = values
+        ent = self.entities
+        changed = False
+        for i, v in enumerate(values):
+            if v is not None:
+                prev = ent[i]
+                if prev is None:
+                    ent[i] = v
+                    changed = True
+                elif prev is not _VARIES and prev != v:
+                    ent[i] = _VARIES
+                    changed = True
+        if changed:
+            self.refresh_entity_kw()
+
+    def refresh_entity_kw(self) -> None:
+        static = self.static
+        self.entity_kw = {
+            attr: v for attr, v in zip(_ENTITY_ATTRS, self.entities, strict=True)
+            if v is not None and v is not _VARIES and attr not in static}
+
+
+_SPECIALS: dict[str, Callable[[_Open], Any]] = {
+    "count": lambda st: st.count,
+    "duration": lambda st: format_duration(st.end - st.start),
+    "distinct": lambda st: st.distinct,
+    "title": lambda st: st.rule.name,
+}
+
+
+def _resolve(name: str) -> Callable[[_Open], Any]:
+    """How a message placeholder reads an open alert: special, own field, latest event."""
+    special = _SPECIALS.get(name)
+    if special is not None:
+        return special
+    attr = FIELD_ATTRS.get(name)
+
+    def field(st: _Open) -> Any:
+        if attr is not None:
+            v = st.static.get(attr)
+            if v is None:
+                v = st.entity_kw.get(attr)
+        else:
+            v = (st.static.get("extra") or {}).get(name)
+        if v is None:
+            latest = st.tail[-1] if st.tail else (st.head[-1] if st.head else None)
+            v = None if latest is None else latest.get(name)
+        return v
+
+    return field
+
+
+def _static_fields(rule: AlertRule, key: tuple[tuple[str, Any], ...], first: float,
+                   aid: str, group_text: str) -> dict[str, Any]:
+    """The Event keyword arguments of an alert that never change while it is open."""
+    kw: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for f, v in key:
+        attr = FIELD_ATTRS.get(f)
+        if attr is None:
+            extra[f] = list(v) if isinstance(v, tuple) else v
+        else:
+            kw[attr] = v
+    kw.update(
+        timestamp=first, kind="alert", severity=rule.severity,
+        alert_severity=severity_name(rule.severity), alert_id=aid,
+        alert_group=group_text or None, rule_id=rule.id, rule_name=rule.name,
+        rule_ruleset=rule.ruleset, rule_description=rule.description,
+        threat_framework=FRAMEWORK if rule.techniques or rule.tactics else None,
+        threat_technique_id=rule.techniques or None, threat_tactic_name=rule.tactics or None,
+        extra=extra or None)
+    return kw
+
+
+class OpenState(msgspec.Struct, array_like=True):
+    rule_id: str
+    key: list[tuple[str, Any]]
+    first: float
+    start: float
+    end: float
+    last: float
+    count: int
+    distinct: int | None
+    head: list[Event]
+    tail: list[Event]
+    entities: dict[str, Any]
+    varied: list[str]
+
+
+class GrouperState(msgspec.Struct):
+    open: list[OpenState]
+
+
+def alert_id(rule_id: str, key: Iterable[tuple[str, Any]], first: float) -> str:
+    """Deterministic id: hash of rule id, group and the first match's time."""
+    blob = msgspec.json.encode([rule_id, [list(kv) for kv in key], round(first * 1e6)])
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+class AlertGrouper:
+    """Open alerts per (rule, group), in least-recently-updated order, plus closed ones."""
+
+    def __init__(self, rules: Iterable[AlertRule], max_closed: int = DEFAULT_MAX_CLOSED):
+        self.rules = {r.id: r for r in rules}
+        self.max_closed = max_closed
+        # OrderedDicts: O(1) pops from the front and moves to the end
+        self._open: OrderedDict[tuple[str, tuple[tuple[str, Any], ...]], _Open] = OrderedDict()
+        self._closed: OrderedDict[str, Event] = OrderedDict()
+        self.closed_dropped = 0
+
+    # -- merging ----------------------------------------------------------------------
+    def _key(self, rule: AlertRule, match: Match) -> tuple[tuple[str, Any], ...]:
+        if match.group is not None:
+            return tuple((k, _hashable(v)) for k, v in match.group.items())
+        event = match.events[-1]
+        out = []
+        for f in rule.group_by:
+            v = event.get(f)
+            if v is not None:
+                out.append((f, _hashable(v)))
+        return tuple(out)
+
+    def add(self, rule: AlertRule, match: Match) -> AlertUpdate:
+        """Merge ``match`` of ``rule`` into its alert; the alert as it now stands."""
+        key = self._key(rule, match)
+        k = (rule.id, key)
+        opened = self._open
+        st = opened.get(k)
+        if st is not None and match.time - st.last >= rule.group_window:
+            del opened[k]
+            self._close(st)
+            st = None
+        new = st is None
+        if st is None:
+            st = opened[k] = _Open(rule, key, match.time, match.start)
+        else:
+            opened.move_to_end(k)  # most recently updated last
+        st.count += match.count
+        if match.start < st.start:
+            st.start = match.start
+        if match.time > st.last:
+            st.last = match.time
+        if match.time > st.end:
+            st.end = match.time
+        if match.distinct is not None:
+            st.distinct = match.distinct
+        for e in match.events:
+            if e.timestamp > st.end:
+                st.end = e.timestamp
+            if len(st.head) < EVIDENCE_FIRST:
+                st.head.append(e)
+            else:
+                st.tail.append(e)
+            st.merge_entities(e)
+        return AlertUpdate(self._build(st), new)
+
+    # -- building ---------------------------------------------------------------------
+    def _build(self, st: _Open) -> Event:
+        rule = st.rule
+        if rule.message is not None:
+            message = rule.message(st)
+        else:
+            message = default_message(rule.name, st.group_text, st.count, st.end - st.start)
+        return Event(**st.entity_kw, **st.static, start=st.start, end=st.end,
+                     alert_count=st.count, alert_evidence=(*st.head, *st.tail),
+                     message=message)
+
+    # -- closing ----------------------------------------------------------------------
+    def _close(self, st: _Open) -> None:
+        if len(self._closed) >= self.max_closed:
+            self._closed.popitem(last=False)
+            self.closed_dropped += 1
+        self._closed[st.alert_id] = self._build(st)
+
+    def expire(self, horizon: float) -> None:
+        """Close alerts whose window ended before ``horizon`` (oldest first, amortised)."""
+        opened = self._open
+        while opened:
+            k = next(iter(opened))
+            st = opened[k]
+            if horizon - st.last < st.rule.group_window:
+                break
+            del opened[k]
+            self._close(st)
+
+    def close_all(self) -> None:
+        for st in self._open.values():
+            self._close(st)
+        self._open.clear()
+
+    def alerts(self) -> list[Event]:
+        """Every alert: closed ones still held, then the open ones as they stand."""
+        return [*self._closed.values(), *(self._build(st) for st in self._open.values())]
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    @property
+    def closed_count(self) -> int:
+        return len(self._closed)
+
+    # -- state ------------------------------------------------------------------------
+    def snapshot(self) -> GrouperState:
+        return GrouperState([
+            OpenState(st.rule.id, [(f, v) for f, v in st.key], st.first, st.start, st.end,
+                      st.last, st.count, st.distinct, st.head, list(st.tail),
+                      {ENTITY_FIELDS[i]: v for i, v in enumerate(st.entities)
+                       if v is not None and v is not _VARIES},
+                      [ENTITY_FIELDS[i] for i, v in enumerate(st.entities) if v is _VARIES])
+            for st in self._open.values()])
+
+    def restore(self, state: GrouperState) -> None:
+        self._open.clear()
+        for s in state.open:
+            rule = self.rules.get(s.rule_id)
+            if rule is None:
+                continue
+            key = tuple((str(f), _hashable(v)) for f, v in s.key)
+            st = _Open(rule, key, s.first, s.start)
+            st.end, st.last, st.count, st.distinct = s.end, s.last, s.count, s.distinct
+            st.head = list(s.head)
+            st.tail.extend(s.tail)
+            for i, f in enumerate(ENTITY_FIELDS):
+                if f in s.varied:
+                    st.entities[i] = _VARIES
+                elif f in s.entities:
+                    st.entities[i] = s.entities[f]
+            st.refresh_entity_kw()
+            self._open[(rule.id, key)] = st

@@ -1,0 +1,242 @@
+"""Compile a Sigma rule's parsed condition into a fast predicate over keibi events.
+
+pySigma's condition tree (AND / OR / NOT over field=value and keyword leaves, with
+``1 of`` / ``all of`` already expanded) becomes the engine's IR (:mod:`keibi.engine.ir`)
+with field names mapped to ECS (:mod:`keibi.engine.fields`) and values turned into
+tests (:mod:`keibi.engine.values`); the log source adds its constraints. The simplified
+IR is then built into a predicate (:mod:`keibi.engine.predicate`). Anything keibi
+cannot evaluate raises :class:`NotEvaluable` with the reason; the rule is then
+reported, never run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+from sigma.types import (
+    Placeholder,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+    SigmaTimestampPart,
+    SpecialChars,
+)
+
+from keibi.engine.fields import (
+    FieldMapping,
+    LogSource,
+    Unmapped,
+    log_source,
+    map_field,
+)
+from keibi.engine.ir import (
+    And,
+    Const,
+    FieldTest,
+    Keyword,
+    Node,
+    Not,
+    Or,
+    Requirements,
+    requirements,
+    simplify,
+)
+from keibi.engine.predicate import BuildError, Predicate, build
+from keibi.engine.values import (
+    BoolTest,
+    CidrTest,
+    CompareTest,
+    ExistsTest,
+    FieldRefTest,
+    NullTest,
+    NumTest,
+    RegexTest,
+    StrTest,
+    TimePartTest,
+    ValueTest,
+)
+from keibi.rules.loader import LoadedRule
+
+
+class NotEvaluable(Exception):
+    """keibi cannot evaluate this rule; the message says why."""
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledRule:
+    """A single-event rule ready to run."""
+
+    rule: LoadedRule
+    ir: Node
+    predicate: Predicate
+    requires: Requirements
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+
+# -- Sigma values -> tests -------------------------------------------------------------
+
+def _string_test(value: SigmaString, cased: bool, keyword: bool) -> StrTest:
+    parts: list[Any] = list(value.s)
+    if any(isinstance(p, Placeholder) for p in parts):
+        raise NotEvaluable(f"placeholder in value '{value.original}' (needs a |expand list)")
+    if keyword:
+        if not parts or parts[0] is not SpecialChars.WILDCARD_MULTI:
+            parts.insert(0, SpecialChars.WILDCARD_MULTI)
+        if parts[-1] is not SpecialChars.WILDCARD_MULTI:
+            parts.append(SpecialChars.WILDCARD_MULTI)
+    norm = (lambda s: s) if cased else str.lower
+    star = SpecialChars.WILDCARD_MULTI
+    plain = [p for p in parts if isinstance(p, str)]
+    specials = [p for p in parts if not isinstance(p, str)]
+    if not specials:
+        return StrTest(exact=frozenset({norm("".join(plain))}), cased=cased)
+    if len(parts) == 2 and parts[0] is star and isinstance(parts[1], str):
+        return StrTest(suffixes=(norm(parts[1]),), cased=cased)
+    if len(parts) == 2 and parts[1] is star and isinstance(parts[0], str):
+        return StrTest(prefixes=(norm(parts[0]),), cased=cased)
+    if len(parts) == 3 and parts[0] is star and parts[2] is star and isinstance(parts[1], str):
+        return StrTest(contains=(norm(parts[1]),), cased=cased)
+    regex = "".join(
+        re.escape(norm(p)) if isinstance(p, str) else (".*" if p is star else ".")
+        for p in parts)
+    return StrTest(patterns=(regex,), cased=cased)
+
+
+def _translate(value: SigmaString, mapping: FieldMapping) -> SigmaString:
+    if mapping.values is None:
+        return value
+    if value.contains_special():
+        raise NotEvaluable(f"wildcards in value '{value.original}' of a translated field")
+    to = mapping.values.get(value.to_plain().lower())
+    if to is None:
+        raise NotEvaluable(f"value '{value.original}' has no {mapping.target} equivalent")
+    return SigmaString(to)
+
+
+def _value_tests(value: Any, mapping: FieldMapping | None, source: LogSource,
+                 keyword: bool = False) -> list[ValueTest]:
+    """The tests (OR-ed) a Sigma value asks for."""
+    if isinstance(value, SigmaExpansion):
+        return [t for v in value.values for t in _value_tests(v, mapping, source, keyword)]
+    if isinstance(value, SigmaString):
+        cased = isinstance(value, SigmaCasedString)
+        if mapping is not None:
+            value = _translate(value, mapping)
+        return [_string_test(value, cased, keyword)]
+    if isinstance(value, SigmaBool):
+        if mapping is not None and mapping.values is not None:
+            return _value_tests(SigmaString("true" if value.boolean else "false"), mapping,
+                                source, keyword)
+        return [BoolTest(value.boolean)]
+    if isinstance(value, SigmaTimestampPart):
+        return [TimePartTest(value.timestamp_part.name.lower(), int(value.number))]
+    if isinstance(value, SigmaNumber):
+        if keyword:
+            return [StrTest(contains=(str(value.number),))]
+        return [NumTest(frozenset({float(value.number)}))]
+    if isinstance(value, SigmaRegularExpression):
+        if value.regexp.contains_placeholder():
+            raise NotEvaluable("placeholder in regular expression")
+        flags = 0
+        for flag in value.flags:
+            flags |= value.sigma_to_python_flags[flag]
+        return [RegexTest(str(value.regexp), flags)]
+    if isinstance(value, SigmaCIDRExpression):
+        return [CidrTest((value.network,))]
+    if isinstance(value, SigmaCompareExpression):
+        return [CompareTest(value.op.name.lower(), float(value.number.number))]
+    if isinstance(value, SigmaNull):
+        return [NullTest()]
+    if isinstance(value, SigmaExists):
+        return [ExistsTest(value.exists)]
+    if isinstance(value, SigmaFieldReference):
+        try:
+            other = map_field(source, value.field).target
+        except Unmapped as exc:
+            raise NotEvaluable(str(exc)) from None
+        return [FieldRefTest(other, value.starts_with, value.ends_with)]
+    raise NotEvaluable(f"unsupported value type {type(value).__name__}")
+
+
+# -- condition tree -> IR --------------------------------------------------------------
+
+def to_ir(cond: Any, source: LogSource) -> Node:
+    """The IR of one pySigma condition (sub)tree."""
+    if cond is None:
+        return Const(False)
+    if isinstance(cond, ConditionAND):
+        return And(tuple(to_ir(a, source) for a in cond.args))
+    if isinstance(cond, ConditionOR):
+        return Or(tuple(to_ir(a, source) for a in cond.args))
+    if isinstance(cond, ConditionNOT):
+        return Not(to_ir(cond.args[0], source))
+    if isinstance(cond, ConditionFieldEqualsValueExpression):
+        try:
+            mapping = map_field(source, cond.field)
+        except Unmapped as exc:
+            raise NotEvaluable(str(exc)) from None
+        tests = _value_tests(cond.value, mapping, source)
+        nodes: list[Node] = [FieldTest(mapping.target, t) for t in tests]
+        return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
+    if isinstance(cond, ConditionValueExpression):
+        tests = _value_tests(cond.value, None, source, keyword=True)
+        knodes: list[Node] = [Keyword(t) for t in tests]
+        return knodes[0] if len(knodes) == 1 else Or(tuple(knodes))
+    raise NotEvaluable(f"unsupported condition element {type(cond).__name__}")
+
+
+def rule_ir(rule: SigmaRule) -> Node:
+    """The simplified IR of a whole rule: log source constraints AND its condition."""
+    ls = rule.logsource
+    try:
+        source = log_source(ls.category, ls.product, ls.service)
+    except Unmapped as exc:
+        raise NotEvaluable(str(exc)) from None
+    try:
+        conditions = [c.parse() for c in rule.detection.parsed_condition]
+    except SigmaError as exc:
+        raise NotEvaluable(f"condition: {exc.args[0] if exc.args else exc}") from None
+    if not conditions:
+        raise NotEvaluable("no condition")
+    constraints: list[Node] = [
+        FieldTest(f, StrTest(exact=frozenset(v.lower() for v in values)))
+        for f, values in source.constraints
+    ]
+    body = Or(tuple(to_ir(c, source) for c in conditions))
+    return simplify(And((*constraints, body)))
+
+
+def compile_rule(rule: LoadedRule) -> CompiledRule:
+    """Compile a single-event rule; raises :class:`NotEvaluable` with the reason."""
+    if not isinstance(rule.sigma, SigmaRule):
+        raise NotEvaluable("a correlation rule is not a single-event rule")
+    if rule.load_note is not None:
+        raise NotEvaluable(rule.load_note)
+    ir = rule_ir(rule.sigma)
+    try:
+        predicate = build(ir)
+    except BuildError as exc:
+        raise NotEvaluable(str(exc)) from None
+    return CompiledRule(rule, ir, predicate, requirements(ir))

@@ -1,0 +1,228 @@
+"""``event_count`` and ``value_count`` correlations.
+
+Per group: a deque of ``(time, cumulative units, value)`` entries in the window, the
+running totals, and the last :data:`EVIDENCE_KEEP` events. Adding a match is O(1);
+sliding pops expired entries from the left (amortised O(1)); no operation scans other
+groups.
+
+* ``gt``/``gte`` (sliding window): the rule fires as soon as the window holds more than
+  (at least) N events -- or N distinct values -- and then again on every further match
+  while the condition holds; each firing reports only the events not reported before, so
+  a burst of 12 failures with ``gt: 5`` yields firings carrying 6, 1, 1, 1, 1, 1 events.
+* ``lt``/``lte``/``eq``/``neq`` (tumbling window from a group's first event): decided
+  when the window closes (event time passes start + timespan, or at the end of input);
+  a group with no event has no window, so "fewer than N" needs at least one event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from keibi.engine.correlation import (
+    MONOTONE,
+    NO_MATCHES,
+    CorrelationSpec,
+    Correlator,
+    hashable,
+)
+from keibi.engine.fields import getter
+from keibi.engine.match import EVIDENCE_KEEP, Match
+from keibi.events.model import Event
+
+
+class _Group:
+    """Window entries ``entries[lo:]`` (list with a moving head, compacted now and then)."""
+
+    __slots__ = ("entries", "expired", "lo", "reported", "start", "tail", "total", "values")
+
+    def __init__(self, start: float) -> None:
+        self.entries: list[tuple[float, int, Any]] = []
+        self.lo = 0
+        self.total = 0  # units ever added
+        self.expired = 0  # units that slid out of the window
+        self.reported = 0  # units already reported in a firing
+        self.start = start  # tumbling: window start
+        self.tail: list[tuple[int, Event]] = []  # the latest events, trimmed lazily
+        self.values: dict[Any, int] | None = None
+
+    def window(self) -> list[tuple[float, int, Any]]:
+        return self.entries[self.lo:]
+
+
+class GroupState(msgspec.Struct, array_like=True):
+    key: list[Any]
+    entries: list[tuple[float, int, Any]]
+    total: int
+    expired: int
+    reported: int
+    start: float
+    tail: list[tuple[int, Event]]
+
+
+class CountState(msgspec.Struct, tag="count"):
+    groups: list[GroupState]
+    evictions: int
+
+
+class CountCorrelator(Correlator):
+    """Counts events (or distinct values of a field) per group in a window."""
+
+    def __init__(self, spec: CorrelationSpec, max_groups: int) -> None:
+        super().__init__(spec, max_groups)
+        self.sliding = spec.op in MONOTONE
+        self.distinct = spec.kind == "value_count"
+        self.cond = spec.condition()
+        self._value_getters = [None if f is None else getter(f) for f in spec.value_fields]
+
+    # -- window bookkeeping -----------------------------------------------------------
+    def _new(self, key: tuple[Any, ...], start: float) -> _Group:
+        self.make_room()
+        g = self.groups[key] = _Group(start)
+        if self.distinct:
+            g.values = {}
+        return g
+
+    def _slide(self, g: _Group, cutoff: float) -> None:
+        entries, values, lo = g.entries, g.values, g.lo
+        n = len(entries)
+        while lo < n and entries[lo][0] <= cutoff:
+            _, g.expired, v = entries[lo]
+            lo += 1
+            if values is not None:
+                c = values[v] - 1
+                if c:
+                    values[v] = c
+                else:
+                    del values[v]
+        if lo > 64 and lo * 2 > n:
+            del entries[:lo]
+            lo = 0
+        g.lo = lo
+
+    def _measure(self, g: _Group) -> int:
+        return len(g.values) if g.values is not None else len(g.entries) - g.lo
+
+    def _emit(self, key: tuple[Any, ...], g: _Group, time: float) -> Match:
+        since = max(g.reported, g.expired)
+        start = time
+        entries = g.entries
+        for i in range(len(entries) - 1, g.lo - 1, -1):
+            ts, cum, _ = entries[i]
+            if cum <= since:
+                break
+            start = ts
+        events = tuple(e for cum, e in g.tail[-EVIDENCE_KEEP:] if cum > since)
+        m = Match(self.id, time, start, g.total - since, events, self.group_values(key),
+                  len(g.values) if g.values is not None else None)
+        g.reported = g.total
+        return m
+
+    # -- interface --------------------------------------------------------------------
+    def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
+        out: list[Match] = []
+        groups = self.groups
+        for ref in refs:
+            key = self.key(ref, match)
+            if key is None:
+                continue
+            value = None
+            if self.distinct:
+                value = self._value(ref, match)
+                if value is None:
+                    continue
+            g = groups.get(key)
+            t = match.time
+            if self.sliding:
+                if g is None:
+                    g = self._new(key, t)
+                else:
+                    groups.move_to_end(key)  # most recently updated last
+            else:
+                if g is not None and t >= g.start + self.span:
+                    out.extend(self._close(key, g))
+                    g = None
+                if g is None:
+                    g = self._new(key, t)
+            entries = g.entries
+            if len(entries) > g.lo and t < entries[-1][0]:
+                t = entries[-1][0]  # late event: counts at the group's newest time
+            total = g.total = g.total + match.count
+            entries.append((t, total, value))
+            if g.values is not None:
+                g.values[value] = g.values.get(value, 0) + 1
+            tail = g.tail
+            for e in match.events:
+                tail.append((total, e))
+            if len(tail) > 2 * EVIDENCE_KEEP:
+                del tail[:-EVIDENCE_KEEP]
+            if self.sliding:
+                self._slide(g, t - self.span)
+                if self.cond(self._measure(g)):
+                    out.append(self._emit(key, g, match.time))
+        return out or NO_MATCHES
+
+    def _value(self, ref: int, match: Match) -> Any:
+        get = self._value_getters[ref]
+        assert get is not None
+        name = self.spec.value_fields[ref]
+        if match.group is not None and name in match.group:
+            v = match.group[name]
+        elif match.events:
+            v = get(match.events[-1])
+        else:
+            return None
+        return None if v is None else hashable(v)
+
+    def _close(self, key: tuple[Any, ...], g: _Group) -> Sequence[Match]:
+        del self.groups[key]
+        if len(g.entries) > g.lo and self.cond(self._measure(g)):
+            return (self._emit(key, g, g.entries[-1][0]),)
+        return NO_MATCHES
+
+    def expire(self, horizon: float) -> Sequence[Match]:
+        out: list[Match] = []
+        groups, span = self.groups, self.span
+        while groups:
+            key = next(iter(groups))
+            g = groups[key]
+            if self.sliding:
+                if g.entries[-1][0] > horizon - span:
+                    break
+                del groups[key]
+            else:
+                if g.start + span > horizon:
+                    break
+                out.extend(self._close(key, g))
+        return out or NO_MATCHES
+
+    def close_all(self) -> Sequence[Match]:
+        out: list[Match] = []
+        if not self.sliding:
+            for key, g in list(self.groups.items()):
+                out.extend(self._close(key, g))
+        self.groups.clear()
+        return out
+
+    def snapshot(self) -> CountState:
+        return CountState(
+            [GroupState(list(k), g.window(), g.total, g.expired, g.reported, g.start,
+                        g.tail[-EVIDENCE_KEEP:]) for k, g in self.groups.items()],
+            self.evictions)
+
+    def restore(self, state: Any) -> None:
+        if not isinstance(state, CountState):
+            return
+        self.groups.clear()
+        self.evictions = state.evictions
+        for gs in state.groups:
+            g = self._new(hashable(gs.key), gs.start)
+            g.total, g.expired, g.reported = gs.total, gs.expired, gs.reported
+            for ts, cum, v in gs.entries:
+                v = hashable(v)
+                g.entries.append((ts, cum, v))
+                if g.values is not None:
+                    g.values[v] = g.values.get(v, 0) + 1
+            g.tail.extend((c, e) for c, e in gs.tail)

@@ -1,0 +1,250 @@
+"""The detection engine: events in, alert updates out.
+
+``Engine(rules)`` compiles the rules it can evaluate (the others are listed in
+:attr:`Engine.not_evaluable` with the reason), files the single-event rules in an index,
+wires each rule to the correlations that refer to it, and turns matches of alerting
+rules into alerts (:mod:`keibi.alerts.grouping`).
+
+Time: correlation windows run on event time. Every ``housekeeping`` seconds of event
+time, state older than ``min(clock.now(), newest event time)`` is expired (amortised:
+oldest groups first, stopping at the first live one). :meth:`advance` does the same on
+demand; when no event arrived since the previous call it expires up to ``now`` itself,
+which is how the live agent closes windows while the host is quiet.
+
+:meth:`snapshot` / :meth:`restore` carry all of it (correlation groups, open alerts,
+counters) as msgpack bytes, so the agent can commit engine state together with source
+offsets and replay after a crash into identical alerts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from keibi.alerts.grouping import AlertGrouper, AlertRule, AlertUpdate, GrouperState
+from keibi.engine.clock import Clock, EventClock
+from keibi.engine.compile import CompiledRule, NotEvaluable, compile_rule
+from keibi.engine.correlation import (
+    DEFAULT_MAX_GROUPS,
+    Correlator,
+    compile_correlation,
+    make_correlator,
+)
+from keibi.engine.counting import CountState
+from keibi.engine.index import RuleIndex
+from keibi.engine.match import Match
+from keibi.engine.temporal import TemporalState
+from keibi.events.model import Event
+from keibi.rules.loader import LoadedRule
+
+__all__ = ["AlertUpdate", "Engine"]
+
+STATE_VERSION = 1
+DEFAULT_HOUSEKEEPING = 60.0
+
+
+class _Node:
+    """A runnable rule: counters, alerting, and the correlations fed by its matches."""
+
+    __slots__ = ("alert", "consumers", "id", "matches")
+
+    def __init__(self, rule_id: str, alert: AlertRule | None) -> None:
+        self.id = rule_id
+        self.alert = alert
+        self.consumers: list[tuple[Correlator, tuple[int, ...]]] = []
+        self.matches = 0
+
+
+class EngineState(msgspec.Struct):
+    version: int
+    watermark: float
+    next_housekeeping: float
+    events: int
+    matches: dict[str, int]
+    correlations: dict[str, CountState | TemporalState]
+    alerts: GrouperState
+
+
+def _closure(rules: Iterable[LoadedRule]) -> list[LoadedRule]:
+    out: list[LoadedRule] = []
+    seen: set[int] = set()
+    for rule in rules:
+        for r in rule.closure():
+            if id(r) not in seen:
+                seen.add(id(r))
+                out.append(r)
+    return out
+
+
+class Engine:
+    """Single-event rules, correlations and alert grouping over a stream of events."""
+
+    def __init__(self, rules: Iterable[LoadedRule], clock: Clock | None = None, *,
+                 max_groups: int = DEFAULT_MAX_GROUPS,
+                 max_closed_alerts: int | None = None,
+                 housekeeping: float = DEFAULT_HOUSEKEEPING) -> None:
+        self.clock: Clock = clock or EventClock()
+        self.housekeeping = housekeeping
+        #: rule id -> why it cannot be evaluated
+        self.not_evaluable: dict[str, str] = {}
+        self.rules: list[LoadedRule] = []
+        self._nodes: dict[str, _Node] = {}
+        self._correlators: dict[str, Correlator] = {}
+        compiled: list[tuple[CompiledRule, _Node]] = []
+        alert_rules: list[AlertRule] = []
+        for rule in _closure(rules):
+            if rule.id in self._nodes or rule.id in self.not_evaluable:
+                continue
+            try:
+                bad = [r.id for r in rule.refs if r.id not in self._nodes]
+                if bad:
+                    why = self.not_evaluable.get(bad[0], "not loaded")
+                    raise NotEvaluable(f"refers to {bad[0]}, which is not evaluable: {why}")
+                if rule.is_correlation:
+                    corr = make_correlator(compile_correlation(rule), max_groups)
+                    self._correlators[rule.id] = corr
+                    for i, ref in enumerate(rule.refs):
+                        self._wire(ref.id, corr, i)
+                    cr = None
+                else:
+                    cr = compile_rule(rule)
+            except NotEvaluable as exc:
+                self.not_evaluable[rule.id] = str(exc)
+                continue
+            alert = AlertRule.of(rule) if rule.alerts else None
+            if alert is not None:
+                alert_rules.append(alert)
+            node = self._nodes[rule.id] = _Node(rule.id, alert)
+            if cr is not None:
+                compiled.append((cr, node))
+            self.rules.append(rule)
+        self._index = RuleIndex([(cr.requires, (cr.predicate, node)) for cr, node in compiled])
+        self._candidates = self._index.candidates
+        kw = {} if max_closed_alerts is None else {"max_closed": max_closed_alerts}
+        self._grouper = AlertGrouper(alert_rules, **kw)
+        self._watermark = -math.inf
+        self._next_hk = -math.inf
+        self._busy = False
+        self._events = 0
+
+    def _wire(self, ref_id: str, corr: Correlator, step: int) -> None:
+        node = self._nodes[ref_id]
+        for i, (c, steps) in enumerate(node.consumers):
+            if c is corr:
+                node.consumers[i] = (c, (*steps, step))
+                return
+        node.consumers.append((corr, (step,)))
+
+    # -- the data path ----------------------------------------------------------------
+    def process(self, event: Event) -> list[AlertUpdate]:
+        """Run ``event`` through every rule that can match it."""
+        self._events += 1
+        self._busy = True
+        out: list[AlertUpdate] = []
+        ts = event.timestamp
+        if ts > self._watermark:
+            self._watermark = ts
+            if ts >= self._next_hk:
+                self._housekeep(min(self.clock.now(), ts), out)
+        for predicate, node in self._candidates(event):
+            if predicate(event):
+                self._matched(node, Match.single(node.id, event), out)
+        return out
+
+    def _matched(self, node: _Node, match: Match, out: list[AlertUpdate]) -> None:
+        node.matches += 1
+        if node.alert is not None:
+            out.append(self._grouper.add(node.alert, match))
+        for corr, steps in node.consumers:
+            for m in corr.feed(steps, match):
+                self._matched(self._nodes[corr.id], m, out)
+
+    def _housekeep(self, horizon: float, out: list[AlertUpdate]) -> None:
+        self._next_hk = horizon + self.housekeeping
+        for corr in self._correlators.values():
+            for m in corr.expire(horizon):
+                self._matched(self._nodes[corr.id], m, out)
+        self._grouper.expire(horizon)
+
+    def advance(self, now: float | None = None) -> list[AlertUpdate]:
+        """Let time pass: close windows and expire state up to ``now`` (see module doc)."""
+        if now is None:
+            now = self.clock.now()
+        if not math.isfinite(now):
+            now = self._watermark
+        horizon = min(now, self._watermark) if self._busy else now
+        self._busy = False
+        out: list[AlertUpdate] = []
+        if math.isfinite(horizon):
+            self._housekeep(horizon, out)
+        return out
+
+    def finish(self) -> list[AlertUpdate]:
+        """End of input: decide every open window and close every alert."""
+        out: list[AlertUpdate] = []
+        for corr in self._correlators.values():
+            for m in corr.close_all():
+                self._matched(self._nodes[corr.id], m, out)
+        self._grouper.close_all()
+        return out
+
+    def match_count(self, rule_id: str) -> int:
+        """How often rule ``rule_id`` fired (0 for unknown rules)."""
+        node = self._nodes.get(rule_id)
+        return 0 if node is None else node.matches
+
+    def alerts(self) -> list[Event]:
+        """Every alert of this run as it stands (closed ones first, bounded)."""
+        return self._grouper.alerts()
+
+    # -- state ------------------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """All engine state as bytes (msgpack)."""
+        return msgspec.msgpack.encode(EngineState(
+            STATE_VERSION, self._watermark, self._next_hk, self._events,
+            {n.id: n.matches for n in self._nodes.values() if n.matches},
+            {cid: c.snapshot() for cid, c in self._correlators.items()},
+            self._grouper.snapshot()))
+
+    def restore(self, data: bytes) -> None:
+        """Replace all state by a :meth:`snapshot`; state of unknown rules is ignored.
+
+        Raises ValueError when ``data`` is not an engine snapshot of this version.
+        """
+        try:
+            state = msgspec.msgpack.decode(data, type=EngineState)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ValueError(f"unreadable engine state: {exc}") from None
+        if state.version != STATE_VERSION:
+            raise ValueError(f"engine state version {state.version}, expected {STATE_VERSION}")
+        self._watermark = state.watermark
+        self._next_hk = state.next_housekeeping
+        self._events = state.events
+        for node in self._nodes.values():
+            node.matches = state.matches.get(node.id, 0)
+        for cid, corr in self._correlators.items():
+            cs = state.correlations.get(cid)
+            if cs is not None:
+                corr.restore(cs)
+            else:
+                corr.close_all()
+        self._grouper.restore(state.alerts)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and state sizes (plain data, JSON-ready)."""
+        return {
+            "events": self._events,
+            "rules": len(self.rules),
+            "not_evaluable": len(self.not_evaluable),
+            "matches": {n.id: n.matches for n in self._nodes.values() if n.matches},
+            "correlation_groups": {cid: len(c.groups) for cid, c in self._correlators.items()},
+            "evictions": {cid: c.evictions for cid, c in self._correlators.items()},
+            "alerts_open": self._grouper.open_count,
+            "alerts_closed": self._grouper.closed_count,
+            "alerts_dropped": self._grouper.closed_dropped,
+            "index": self._index.stats(),
+            "watermark": self._watermark if math.isfinite(self._watermark) else None,
+        }

@@ -1,0 +1,82 @@
+"""Route each event only to the rules that can match it.
+
+Every compiled rule knows the literal values its condition requires for some fields
+(:func:`keibi.engine.ir.requirements`). The index files a rule under the FIRST of
+:data:`INDEX_FIELDS` it has a requirement for (``event.action`` is the most selective,
+then ``event.dataset``); rules with none of them are "unindexed" and meet every event.
+An event's candidates are the rules filed under its own values plus the unindexed ones,
+in rule order. Candidate lists are memoised per distinct (action, dataset) pair, so an
+event that no rule can match costs one tuple and one dict lookup.
+
+To add a prefilter on other fields later, add a field to ``fields`` (scalar string
+fields) or filter the candidate tuple further in :meth:`RuleIndex.candidates`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import Any, Generic, TypeVar
+
+from keibi.engine.ir import Requirements
+from keibi.events.model import FIELD_ATTRS, Event
+
+T = TypeVar("T")
+
+INDEX_FIELDS: tuple[str, ...] = ("event.action", "event.dataset")
+MEMO_LIMIT = 4096
+
+
+class RuleIndex(Generic[T]):
+    """Items (rules, or whatever runs them) filed by the values their rules require.
+
+    ``entries`` pairs each item with its rule's requirements
+    (:attr:`keibi.engine.compile.CompiledRule.requires`); candidates keep entry order.
+    """
+
+    def __init__(self, entries: Sequence[tuple[Requirements, T]],
+                 fields: tuple[str, ...] = INDEX_FIELDS) -> None:
+        if not fields or any(f not in FIELD_ATTRS for f in fields):
+            raise ValueError("index fields must be Event attribute fields")
+        self.fields = fields
+        self._key = attrgetter(*(FIELD_ATTRS[f] for f in fields))
+        self._by_value: list[dict[str, list[int]]] = [{} for _ in fields]
+        self._items = [item for _, item in entries]
+        self.unindexed: list[int] = []
+        for n, (requires, _) in enumerate(entries):
+            for i, f in enumerate(fields):
+                values = requires.get(f)
+                if values is not None:
+                    for v in values:
+                        self._by_value[i].setdefault(v, []).append(n)
+                    break
+            else:
+                self.unindexed.append(n)
+        self._memo: dict[Any, tuple[T, ...]] = {}
+
+    def _compute(self, key: Any) -> tuple[T, ...]:
+        values = key if len(self.fields) > 1 else (key,)
+        found = set(self.unindexed)
+        for table, value in zip(self._by_value, values, strict=True):
+            if value is None:
+                continue
+            text = value.lower() if isinstance(value, str) else str(value).lower()
+            found.update(table.get(text, ()))
+        return tuple(self._items[n] for n in sorted(found))
+
+    def candidates(self, event: Event) -> tuple[T, ...]:
+        """The rules ``event`` must be tested against (possibly none)."""
+        key = self._key(event)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            found = self._memo[key] = self._compute(key)
+        return found
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "indexed_values": sum(len(t) for t in self._by_value),
+            "unindexed_rules": len(self.unindexed),
+            "memo": len(self._memo),
+        }

@@ -1,0 +1,184 @@
+"""``temporal`` and ``temporal_ordered`` correlations.
+
+Per group and per referenced rule ("step"): the time of its latest match, and the units
+and evidence it contributed since the rule last fired. ``temporal`` fires when at least
+N steps (default: all) matched within one timespan, in any order. ``temporal_ordered``
+fires when step 0, then step 1, ... then the last step matched in that order, the last
+one less than one timespan after the step-0 match that starts the chain; the chain
+start kept per step is the latest possible one, so a later step-0 match only widens the
+chances. A match of a later step for a group with no chain creates no state. After a
+firing, further matches of the last step in the window fire again (the alert layer
+merges them); each firing reports only units not reported before.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from keibi.engine.correlation import NO_MATCHES, CorrelationSpec, Correlator, hashable
+from keibi.engine.match import EVIDENCE_KEEP, Match
+from keibi.events.model import Event
+
+
+class _Step:
+    __slots__ = ("events", "first", "last", "units")
+
+    def __init__(self, time: float) -> None:
+        self.last = time
+        self.first: float | None = None  # earliest unreported contribution
+        self.units = 0
+        self.events: deque[Event] = deque(maxlen=EVIDENCE_KEEP)
+
+
+class _Group:
+    __slots__ = ("chain", "steps")
+
+    def __init__(self, n: int) -> None:
+        self.steps: list[_Step | None] = [None] * n
+        self.chain: list[float | None] = [None] * n  # ordered: latest chain start per step
+
+
+class StepState(msgspec.Struct, array_like=True):
+    last: float
+    first: float | None
+    units: int
+    events: list[Event]
+
+
+class TemporalGroupState(msgspec.Struct, array_like=True):
+    key: list[Any]
+    steps: list[StepState | None]
+    chain: list[float | None]
+
+
+class TemporalState(msgspec.Struct, tag="temporal"):
+    groups: list[TemporalGroupState]
+    evictions: int
+
+
+class TemporalCorrelator(Correlator):
+    def __init__(self, spec: CorrelationSpec, max_groups: int) -> None:
+        super().__init__(spec, max_groups)
+        self.ordered = spec.kind == "temporal_ordered"
+        self.n = len(spec.refs)
+        self.need = int(spec.threshold)
+
+    def _group(self, key: tuple[Any, ...], create: bool) -> _Group | None:
+        groups = self.groups
+        g = groups.get(key)
+        if g is None:
+            if not create:
+                return None
+            self.make_room()
+            g = groups[key] = _Group(self.n)
+        else:
+            groups.move_to_end(key)
+        return g
+
+    def _add(self, g: _Group, i: int, match: Match) -> None:
+        t = match.time
+        st = g.steps[i]
+        if st is None or t - st.last >= self.span:
+            st = g.steps[i] = _Step(t)
+        st.last = max(st.last, t)
+        if st.first is None or match.start < st.first:
+            st.first = match.start
+        st.units += match.count
+        st.events.extend(match.events)
+
+    def _emit(self, key: tuple[Any, ...], steps: list[_Step], time: float) -> Match:
+        units = sum(s.units for s in steps)
+        firsts = [s.first for s in steps if s.first is not None]
+        events = sorted((e for s in steps for e in s.events), key=lambda e: e.timestamp)
+        for s in steps:
+            s.units, s.first = 0, None
+            s.events.clear()
+        return Match(self.id, time, min(firsts, default=time), units,
+                     tuple(events[-EVIDENCE_KEEP:]), self.group_values(key))
+
+    def _feed_unordered(self, key: tuple[Any, ...], i: int, match: Match) -> Match | None:
+        g = self._group(key, True)
+        assert g is not None
+        self._add(g, i, match)
+        t = match.time
+        present = [s for s in g.steps if s is not None and t - s.last < self.span]
+        if len(present) >= self.need:
+            return self._emit(key, present, t)
+        return None
+
+    def _feed_ordered(self, key: tuple[Any, ...], i: int, match: Match) -> Match | None:
+        t = match.time
+        g = self._group(key, i == 0)
+        if g is None:
+            return None
+        if i == 0:
+            self._add(g, 0, match)
+            g.chain[0] = t
+        else:
+            start = g.chain[i - 1]
+            if start is None or t - start >= self.span:
+                return None
+            self._add(g, i, match)
+            prev = g.chain[i]
+            g.chain[i] = start if prev is None else max(prev, start)
+        if i == self.n - 1:
+            chain_start = g.chain[i]
+            assert chain_start is not None
+            steps = [s for s in g.steps if s is not None and s.last >= chain_start]
+            return self._emit(key, steps, t)
+        return None
+
+    def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
+        out: list[Match] = []
+        # later steps first, so one match never completes two steps of one chain
+        for i in sorted(refs, reverse=True):
+            key = self.key(i, match)
+            if key is None:
+                continue
+            m = (self._feed_ordered if self.ordered else self._feed_unordered)(key, i, match)
+            if m is not None:
+                out.append(m)
+        return out or NO_MATCHES
+
+    def expire(self, horizon: float) -> Sequence[Match]:
+        groups, cutoff = self.groups, horizon - self.span
+        while groups:
+            key = next(iter(groups))
+            if any(s is not None and s.last > cutoff for s in groups[key].steps):
+                break
+            del groups[key]
+        return NO_MATCHES
+
+    def close_all(self) -> Sequence[Match]:
+        self.groups.clear()
+        return NO_MATCHES
+
+    def snapshot(self) -> TemporalState:
+        return TemporalState([
+            TemporalGroupState(
+                list(k),
+                [None if s is None else StepState(s.last, s.first, s.units, list(s.events))
+                 for s in g.steps],
+                list(g.chain))
+            for k, g in self.groups.items()], self.evictions)
+
+    def restore(self, state: Any) -> None:
+        if not isinstance(state, TemporalState):
+            return
+        self.groups.clear()
+        self.evictions = state.evictions
+        for gs in state.groups:
+            if len(gs.steps) != self.n:
+                continue
+            g = self._group(hashable(gs.key), True)
+            assert g is not None
+            for i, ss in enumerate(gs.steps):
+                if ss is not None:
+                    st = g.steps[i] = _Step(ss.last)
+                    st.first, st.units = ss.first, ss.units
+                    st.events.extend(ss.events)
+            g.chain = list(gs.chain)

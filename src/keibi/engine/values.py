@@ -1,0 +1,264 @@
+"""Value tests: what one Sigma value asks of one event value, and its fast checker.
+
+Each test is a frozen description (so rules can be inspected, merged and indexed) with a
+``checker()`` that returns a function of one scalar event value. Sigma string matching
+is case-insensitive unless ``|cased``: both sides are lower-cased. Plain wildcard shapes
+(``abc``, ``abc*``, ``*abc``, ``*abc*``) become ``==``/``startswith``/``endswith``/``in``
+checks; any other wildcard pattern becomes one compiled regex. Event values that are
+not strings are compared as text (``True`` -> ``"true"``, ``22`` -> ``"22"``).
+
+Tests that need the whole event (null, exists, field references) are handled by the
+predicate builder in :mod:`keibi.engine.compile`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from typing import Any, Union
+
+from keibi.events.encoding import parse_time
+
+Checker = Callable[[Any], bool]
+
+
+def as_text(value: Any) -> str:
+    """The text form of an event value used for string matching."""
+    if type(value) is str:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def as_number(value: Any) -> float | None:
+    """An event value as a number, or None (booleans are not numbers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        try:
+            n = float(value.strip())
+        except ValueError:
+            return None
+        return n if math.isfinite(n) else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class StrTest:
+    """String equality / prefix / suffix / substring / wildcard-regex, any of them."""
+
+    exact: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+    contains: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()  # regex sources from complex wildcards (fullmatch)
+    cased: bool = False
+
+    @property
+    def exact_only(self) -> bool:
+        return bool(self.exact) and not (
+            self.prefixes or self.suffixes or self.contains or self.patterns)
+
+    def merge(self, other: StrTest) -> StrTest:
+        return StrTest(self.exact | other.exact, self.prefixes + other.prefixes,
+                       self.suffixes + other.suffixes, self.contains + other.contains,
+                       self.patterns + other.patterns, self.cased)
+
+    def checker(self) -> Checker:
+        exact, prefixes, suffixes = self.exact, self.prefixes, self.suffixes
+        contains = self.contains
+        flags = re.DOTALL if self.cased else re.DOTALL | re.IGNORECASE
+        regex = (re.compile("|".join(f"(?:{p})" for p in self.patterns), flags).fullmatch
+                 if self.patterns else None)
+        lower = not self.cased
+        if self.exact_only:
+            if lower:
+                return lambda v: (v if type(v) is str else as_text(v)).lower() in exact
+            return lambda v: (v if type(v) is str else as_text(v)) in exact
+        if suffixes and not (exact or prefixes or contains or regex) and lower:
+            return lambda v: (v if type(v) is str else as_text(v)).lower().endswith(suffixes)
+
+        def check(v: Any) -> bool:
+            s = v if type(v) is str else as_text(v)
+            if lower:
+                s = s.lower()
+            if s in exact:
+                return True
+            if prefixes and s.startswith(prefixes):
+                return True
+            if suffixes and s.endswith(suffixes):
+                return True
+            for c in contains:
+                if c in s:
+                    return True
+            return regex is not None and regex(s) is not None
+
+        return check
+
+
+@dataclass(frozen=True, slots=True)
+class NumTest:
+    """Numeric equality (event numbers, or strings that parse as numbers)."""
+
+    values: frozenset[float]
+
+    def merge(self, other: NumTest) -> NumTest:
+        return NumTest(self.values | other.values)
+
+    def checker(self) -> Checker:
+        values = self.values
+
+        def check(v: Any) -> bool:
+            n = as_number(v)
+            return n is not None and n in values
+
+        return check
+
+
+@dataclass(frozen=True, slots=True)
+class BoolTest:
+    value: bool
+
+    def checker(self) -> Checker:
+        want = self.value
+        text = "true" if want else "false"
+
+        def check(v: Any) -> bool:
+            if isinstance(v, bool):
+                return v is want
+            return isinstance(v, str) and v.lower() == text
+
+        return check
+
+
+@dataclass(frozen=True, slots=True)
+class RegexTest:
+    """A Sigma ``|re`` value: Python regex, searched anywhere (anchors are explicit)."""
+
+    pattern: str
+    flags: int = 0
+
+    def checker(self) -> Checker:
+        search = re.compile(self.pattern, self.flags).search
+        return lambda v: search(v if type(v) is str else as_text(v)) is not None
+
+
+@lru_cache(maxsize=8192)
+def _ip(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CidrTest:
+    networks: tuple[IPv4Network | IPv6Network, ...]
+
+    def checker(self) -> Checker:
+        nets = self.networks
+
+        def check(v: Any) -> bool:
+            ip = _ip(as_text(v))
+            if ip is None:
+                return False
+            return any(ip.version == n.version and ip in n for n in nets)
+
+        return check
+
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "neq": lambda a, b: a != b,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CompareTest:
+    op: str  # lt, lte, gt, gte, neq
+    number: float
+
+    def checker(self) -> Checker:
+        cmp, number = _COMPARE[self.op], self.number
+
+        def check(v: Any) -> bool:
+            n = as_number(v)
+            return n is not None and cmp(n, number)
+
+        return check
+
+
+_TIME_PARTS: dict[str, Callable[[datetime], int]] = {
+    "minute": lambda d: d.minute,
+    "hour": lambda d: d.hour,
+    "day": lambda d: d.day,
+    "week": lambda d: d.isocalendar()[1],
+    "month": lambda d: d.month,
+    "year": lambda d: d.year,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TimePartTest:
+    """``|minute``..``|year``: a part of a time value (epoch seconds or RFC 3339), UTC."""
+
+    part: str
+    number: int
+
+    def checker(self) -> Checker:
+        part, number = _TIME_PARTS[self.part], self.number
+
+        def check(v: Any) -> bool:
+            try:
+                ts = parse_time(v) if isinstance(v, str) else float(v)
+                return part(datetime.fromtimestamp(ts, UTC)) == number
+            except (TypeError, ValueError, OverflowError, OSError):
+                return False
+
+        return check
+
+
+@dataclass(frozen=True, slots=True)
+class NullTest:
+    """The field is absent (None) or an empty list."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExistsTest:
+    exists: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRefTest:
+    """The field equals (starts with / ends with) another field of the same event."""
+
+    other: str
+    starts: bool = False
+    ends: bool = False
+
+
+ScalarTest = Union[StrTest, NumTest, BoolTest, RegexTest, CidrTest, CompareTest,  # noqa: UP007
+                   TimePartTest]
+ValueTest = Union[ScalarTest, NullTest, ExistsTest, FieldRefTest]  # noqa: UP007
+
+
+def merge_tests(a: ValueTest, b: ValueTest) -> ValueTest | None:
+    """One test equivalent to ``a OR b`` on the same field, when there is one."""
+    if isinstance(a, StrTest) and isinstance(b, StrTest) and a.cased == b.cased:
+        return a.merge(b)
+    if isinstance(a, NumTest) and isinstance(b, NumTest):
+        return a.merge(b)
+    return None

@@ -1,0 +1,100 @@
+"""The auth log (``/var/log/auth.log``, ``/var/log/secure``): one line in, its events out.
+
+:func:`parse_auth_line` is a :class:`~keibi.parsers.context.LineParser`. It splits the
+syslog header, picks the family by program name (a dict lookup), and the family picks
+the message by its first words before any pattern runs. rsyslog's ``message repeated N
+times: [ msg ]`` becomes N events of ``msg`` (at most 1000; more is flagged
+``repeat-capped``). A line nothing understands, has no header or is garbage still gives
+one ``log-line`` event; the parser never raises.
+
+Families: :mod:`.sshd`, :mod:`.pam` (any program's PAM lines), :mod:`.sudo`,
+:mod:`.su_login`, :mod:`.logind`, :mod:`.shadow`, :mod:`.generic`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import msgspec
+
+from keibi.events.model import Event
+from keibi.parsers.auth import logind, pam, shadow, sshd, su_login, sudo
+from keibi.parsers.auth.generic import DATASET, Result, generic_event, headerless_event
+from keibi.parsers.context import LineContext
+from keibi.parsers.syslog import Header, split_header
+
+__all__ = ["DATASET", "MAX_REPEAT", "PROGRAMS", "parse_auth_line"]
+
+Handler = Callable[[Header, str, int | None, LineContext, str], list[Event] | None]
+
+#: The most events one ``message repeated N times`` line yields.
+MAX_REPEAT = 1000
+
+PROGRAMS: dict[str | None, Handler] = {}
+for _names, _handler in (
+    (sshd.PROGRAMS, sshd.parse),
+    (sudo.PROGRAMS, sudo.parse),
+    (su_login.SU_PROGRAMS, su_login.parse_su),
+    (su_login.LOGIN_PROGRAMS, su_login.parse_login),
+    (logind.PROGRAMS, logind.parse),
+    (shadow.PROGRAMS, shadow.parse),
+):
+    for _name in _names:
+        PROGRAMS[_name] = _handler
+
+_REPEATED = re.compile(r"message repeated (\d{1,12}) times?: \[ ?(.*)\]\Z", re.S)
+_CAPPED = ("repeat-capped",)
+_PARSE_ERROR = ("parse-error",)
+
+
+def _message(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> list[Event]:
+    handler = PROGRAMS.get(h[2])
+    if handler is not None:
+        events = handler(h, line, offset, ctx, msg)
+        if events is not None:
+            return events
+    elif msg.startswith("pam_"):  # cron, systemd-user, gdm, polkit...: their PAM lines
+        events = pam.parse(h, line, offset, ctx, msg)
+        if events is not None:
+            return events
+    return [generic_event(h, line, offset, ctx, msg)]
+
+
+def _repeated(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:
+    m = _REPEATED.match(msg)
+    if m is None:
+        return None
+    n = max(int(m[1]), 1)
+    events = _message(h, line, offset, ctx, m[2])
+    if n > MAX_REPEAT:
+        n = MAX_REPEAT
+        events = [msgspec.structs.replace(e, flags=(*(e.flags or ()), *_CAPPED)) for e in events]
+    return events * n
+
+
+def parse_auth_line(line: str, offset: int | None, ctx: LineContext) -> list[Event]:
+    """The events of one auth-log line (usually one; N for ``message repeated N times``)."""
+    if line[-1:] == "\n":
+        line = line[:-2] if line[-2:] == "\r\n" else line[:-1]
+    try:
+        h = split_header(line, ctx)
+        if h is None:
+            return [headerless_event(line, offset, ctx)]
+        msg = h[4]
+        handler = PROGRAMS.get(h[2])
+        if handler is not None:
+            events = handler(h, line, offset, ctx, msg)
+            if events is not None:
+                return events
+        if msg[:9] == "message r":
+            events = _repeated(h, line, offset, ctx, msg)
+            if events is not None:
+                return events
+        if handler is None and msg[:4] == "pam_":
+            events = pam.parse(h, line, offset, ctx, msg)
+            if events is not None:
+                return events
+        return [generic_event(h, line, offset, ctx, msg)]
+    except Exception:  # a bug must not lose the line: keep it, flagged
+        return [headerless_event(line, offset, ctx, _PARSE_ERROR)]

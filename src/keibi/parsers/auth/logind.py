@@ -1,0 +1,102 @@
+"""systemd-logind: sessions and seats.
+
+``New session 3 of user alice.`` (systemd 256 and later quote the values and add the
+class and type: ``New session '3' of user 'alice' with class 'user' and type 'tty'.``),
+``Session 3 logged out. Waiting for processes to exit.``, ``Removed session 3.``,
+``New seat seat0.``
+"""
+
+from __future__ import annotations
+
+import re
+
+from keibi.parsers.auth.generic import END, HOST, INFO, SESSION, START, Result, make
+from keibi.parsers.context import LineContext
+from keibi.parsers.syslog import Header
+
+PROGRAMS = ("systemd-logind",)
+
+_NEW = re.compile(
+    r"New session '?([^' ]+)'? of user '?([^' ]+)'?"
+    r"(?: with class '([^']*)' and type '([^']*)')?\.\Z",
+    re.S,
+)
+_LOGGED_OUT = re.compile(r"Session '?([^' ]+?)'? logged out\. Waiting for processes to exit\.\Z")
+_REMOVED = re.compile(r"Removed session '?([^' ]+?)'?\.\Z")
+_SEAT = re.compile(r"New seat '?([^' ]+?)'?\.\Z")
+
+
+def parse(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:
+    """The event of one systemd-logind message, or None."""
+    m = _NEW.match(msg)
+    if m is not None:
+        sid, user, cls, kind = m.groups()
+        extra = {"keibi.session.id": sid}
+        if cls is not None:
+            extra["keibi.session.class"] = cls
+            extra["keibi.session.type"] = kind
+        return [
+            make(
+                h,
+                line,
+                offset,
+                ctx,
+                msg,
+                "logind-session-new",
+                SESSION,
+                START,
+                "success",
+                user_name=user,
+                related_user=(user,),
+                extra=extra,
+            )
+        ]
+    m = _LOGGED_OUT.match(msg)
+    if m is not None:
+        return [
+            make(
+                h,
+                line,
+                offset,
+                ctx,
+                msg,
+                "logind-session-logout",
+                SESSION,
+                END,
+                "success",
+                extra={"keibi.session.id": m[1]},
+            )
+        ]
+    m = _REMOVED.match(msg)
+    if m is not None:
+        return [
+            make(
+                h,
+                line,
+                offset,
+                ctx,
+                msg,
+                "logind-session-removed",
+                SESSION,
+                END,
+                "success",
+                extra={"keibi.session.id": m[1]},
+            )
+        ]
+    m = _SEAT.match(msg)
+    if m is not None:
+        return [
+            make(
+                h,
+                line,
+                offset,
+                ctx,
+                msg,
+                "logind-seat-new",
+                HOST,
+                INFO,
+                None,
+                extra={"keibi.seat": m[1]},
+            )
+        ]
+    return None

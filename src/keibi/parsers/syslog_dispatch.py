@@ -1,0 +1,48 @@
+"""A whole syslog stream (``/var/log/syslog``, ``/var/log/messages``, journald text):
+each record goes to the parser of the program that wrote it.
+
+Authentication programs (sshd, sudo, su, login, logind, shadow-utils, and any program's
+``pam_*`` lines) go to the auth parser, so ``keibi hunt /var/log/messages`` on RHEL, or a
+Debian 12 host that logs auth to syslog only, finds the same attacks as in auth.log; cron
+programs go to the cron parser; everything else to the generic syslog parser, which
+never gives up on a line.
+"""
+
+from __future__ import annotations
+
+from keibi.events.model import Event
+from keibi.parsers.auth import PROGRAMS as _AUTH_HANDLERS
+from keibi.parsers.auth import parse_auth_line
+from keibi.parsers.context import LineContext
+from keibi.parsers.cron import PROGRAMS as CRON_PROGRAMS
+from keibi.parsers.cron import parse_cron_message
+from keibi.parsers.syslog import split_header
+from keibi.parsers.syslog_generic import DATASET, no_header_event, parse_syslog_message
+
+AUTH_PROGRAMS: frozenset[str] = frozenset(p for p in _AUTH_HANDLERS if p is not None)
+
+
+def parse_syslog_any(line: str, offset: int | None, ctx: LineContext) -> list[Event]:
+    """The events of one syslog line, whichever program wrote it (a LineParser)."""
+    text = line.rstrip("\r\n")
+    if not text.strip():
+        return []
+    try:
+        h = split_header(text, ctx)
+    except Exception:
+        h = None
+    if h is None:
+        return [no_header_event(text, offset, ctx, DATASET)]
+    prog = h.program
+    if prog in AUTH_PROGRAMS:
+        return parse_auth_line(text, offset, ctx)
+    if prog is not None:
+        base = prog.split("(", 1)[0] if "(" in prog else prog
+        if base in CRON_PROGRAMS:
+            events = parse_cron_message(h, text, offset, ctx)
+            if events is not None:
+                return events
+    if h.message[:4] == "pam_":
+        return parse_auth_line(text, offset, ctx)
+    events = parse_syslog_message(h, text, offset, ctx)
+    return events if events is not None else [no_header_event(text, offset, ctx, DATASET)]

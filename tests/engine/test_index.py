@@ -1,0 +1,64 @@
+"""The rule index: required values, candidates, and rules that meet every event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from keibi.engine.compile import compile_rule
+from keibi.engine.index import MEMO_LIMIT, RuleIndex
+from keibi.events.model import Event
+from tests.engine.helpers import T0, sigma_rule, write_rules
+
+ID = "00000000-0000-4000-8000-00000000000"
+
+
+def test_requirements_follow_the_condition(tmp_path: Path) -> None:
+    one = compile_rule(write_rules(tmp_path / "a", sigma_rule(
+        "sel:\n  event.action: SSH-Login\ncondition: sel"))[0])
+    assert one.requires == {"event.action": frozenset({"ssh-login"}),
+                            "event.dataset": frozenset({"keibi.auth"})}
+    either = compile_rule(write_rules(tmp_path / "b", sigma_rule("""
+        a:
+          event.action: user-created
+        b:
+          event.action: [user-deleted, group-created]
+        condition: a or b
+    """))[0])
+    assert either.requires["event.action"] == {"user-created", "user-deleted",
+                                               "group-created"}
+    negated = compile_rule(write_rules(tmp_path / "c", sigma_rule(
+        "sel:\n  event.action: x\ncondition: not sel"))[0])
+    assert "event.action" not in negated.requires
+    wildcard = compile_rule(write_rules(tmp_path / "d", sigma_rule(
+        "sel:\n  event.action: ssh-*\ncondition: sel", logsource="product: linux"))[0])
+    assert wildcard.requires == {}
+
+
+def test_candidates(tmp_path: Path) -> None:
+    rules = [compile_rule(r) for r in write_rules(
+        tmp_path,
+        sigma_rule("sel:\n  event.action: ssh-login\ncondition: sel", rule_id=f"{ID}0"),
+        sigma_rule("sel:\n  user.name: root\ncondition: sel", rule_id=f"{ID}1"),  # dataset only
+        sigma_rule("sel:\n  message|contains: x\ncondition: sel", logsource="product: linux",
+                   rule_id=f"{ID}2"),
+    )]
+    index = RuleIndex([(r.requires, i) for i, r in enumerate(rules)])
+    assert index.stats()["unindexed_rules"] == 1
+
+    def cands(**kw: str) -> tuple[int, ...]:
+        return index.candidates(Event(timestamp=T0, **kw))  # type: ignore[arg-type]
+
+    assert cands(action="ssh-login", dataset="keibi.auth") == (0, 1, 2)
+    assert cands(action="SSH-LOGIN", dataset="keibi.syslog") == (0, 2)
+    assert cands(action="sudo-command", dataset="keibi.auth") == (1, 2)
+    assert cands(dataset="keibi.dpkg") == (2,)
+
+
+def test_memo_is_bounded(tmp_path: Path) -> None:
+    (rule,) = [compile_rule(r) for r in write_rules(
+        tmp_path, sigma_rule("sel:\n  event.action: a\ncondition: sel"))]
+    index = RuleIndex([(rule.requires, rule)])
+    for i in range(MEMO_LIMIT + 10):
+        index.candidates(Event(timestamp=T0, action=f"x{i}"))
+    assert index.stats()["memo"] <= MEMO_LIMIT
+    assert index.candidates(Event(timestamp=T0, action="a", dataset="keibi.auth")) == (rule,)

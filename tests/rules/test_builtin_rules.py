@@ -1,0 +1,61 @@
+"""keibi's own rules: their embedded tests pass and their metadata is complete."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from keibi.rules.loader import LoadedRule, builtin_rules_dir, load_rules
+from keibi.rules.tool import run_rule_tests
+
+EXPECTED = {
+    # name: (alerts on its own, techniques)
+    "ssh_failed_login": (False, ("T1110",)),
+    "ssh_successful_login": (False, ("T1078",)),
+    "sudo_auth_failure": (False, ("T1548.003",)),
+    "ssh_brute_force": (True, ("T1110.001",)),
+    "ssh_password_spraying": (True, ("T1110.003",)),
+    "ssh_login_after_brute_force": (True, ("T1078", "T1110.001")),
+    "ssh_root_login": (True, ("T1078.003",)),
+    "sudo_repeated_failures": (True, ("T1548.003",)),
+    "sudo_user_not_in_sudoers": (True, ("T1548.003",)),
+    "account_created": (True, ("T1136.001",)),
+    "account_deleted": (True, ("T1531",)),
+    "account_added_to_privileged_group": (True, ("T1098",)),
+}
+
+
+@pytest.fixture(scope="module")
+def rules() -> list[LoadedRule]:
+    res = load_rules([builtin_rules_dir()])
+    assert res.errors == []
+    return res.rules
+
+
+def test_the_expected_rules_ship(rules: list[LoadedRule]) -> None:
+    assert {r.name for r in rules} == set(EXPECTED)
+    for r in rules:
+        alerts, techniques = EXPECTED[r.name or ""]
+        assert (r.name, r.alerts) == (r.name, alerts)
+        assert r.techniques == techniques
+        assert r.ruleset == "keibi"
+
+
+def test_metadata_is_complete(rules: list[LoadedRule]) -> None:
+    for r in rules:
+        assert uuid.UUID(r.id).version == 4, r.title
+        assert r.level is not None and r.sigma.description, r.title
+        assert r.sigma.falsepositives, r.title
+        assert r.tactics, r.title
+        if r.refs or not r.is_correlation:
+            stem = r.path.stem
+            assert r.name == stem or any(x.name == stem for x in rules), r.path
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_embedded_tests_pass(rules: list[LoadedRule], name: str) -> None:
+    rule = next(r for r in rules if r.name == name)
+    result = run_rule_tests(rule)
+    assert result.ok, result.failures
+    assert result.cases >= 2
