@@ -148,7 +148,7 @@ def main() -> None:
         verdict("fail2ban jail default (maxretry=5/10m)", f2b_default, brute_truth)
     print("account takeover (success after brute force, same IP):")
     verdict("keibi login-after-brute-force alerts", keibi_takeover, takeover_truth)
-    print(f"\nkeibi alerts by rule: " + ", ".join(f"{k}: {len(v)}" for k, v in
+    print("\nkeibi alerts by rule: " + ", ".join(f"{k}: {len(v)}" for k, v in
                                                  sorted(by_rule.items())))
 
 

@@ -133,7 +133,8 @@ class Gen:
                           f"USER=root ; COMMAND={cmd}")
                 self.emit(t, "sudo", spid, "pam_unix(sudo:session): session opened for user "
                           f"root(uid=0) by {user}(uid={uid})")
-                self.emit(t + 1, "sudo", spid, "pam_unix(sudo:session): session closed for user root")
+                self.emit(t + 1, "sudo", spid,
+                          "pam_unix(sudo:session): session closed for user root")
         self.emit(end, "sshd", pid, f"Received disconnect from {ip} port {port}:11: "
                   "disconnected by user")
         self.emit(end, "sshd", pid, f"Disconnected from user {user} {ip} port {port}")

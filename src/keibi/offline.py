@@ -7,6 +7,7 @@ rules correlating across sources see them as they happened.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -71,10 +72,8 @@ def plan_inputs(
         key = (os.path.dirname(path), base_name(os.path.basename(path)) + "\0" + stype)
         sets.setdefault(key, _Set(stype, [])).paths.append(path)
         report.files.append((path, stype))
-        try:
+        with contextlib.suppress(OSError):
             report.bytes_total += os.path.getsize(path)
-        except OSError:
-            pass
     return list(sets.values())
 
 
@@ -106,10 +105,8 @@ def _set_events(
             report.skipped.append((path, f"read error after {last} bytes: {exc}"))
         yield from parser.flush()
         if on_bytes is not None:
-            try:
+            with contextlib.suppress(OSError):
                 on_bytes(max(0, os.path.getsize(path) - last))
-            except OSError:
-                pass
 
 
 def read_events(

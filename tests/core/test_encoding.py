@@ -25,7 +25,7 @@ def _full_event() -> Event:
         elif f.name == "alert_evidence":
             values[f.name] = (Event(timestamp=1.0, action="ssh-login", source_ip="::1"),)
         elif isinstance(t, msgspec.inspect.UnionType):
-            inner = [x for x in t.types if not isinstance(x, msgspec.inspect.NoneType)][0]
+            inner = next(x for x in t.types if not isinstance(x, msgspec.inspect.NoneType))
             if isinstance(inner, msgspec.inspect.IntType):
                 values[f.name] = 42
             elif isinstance(inner, msgspec.inspect.FloatType):

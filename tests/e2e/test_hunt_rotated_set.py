@@ -48,7 +48,8 @@ def _build(tmp: Path) -> Path:
     d.mkdir()
     dec31 = datetime(2025, 12, 31, 23, 50, tzinfo=UTC)
     jan1 = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
-    noise = [(0, "CRON[PID]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"),
+    noise = [(0, "CRON[PID]: pam_unix(cron:session): session opened for user root(uid=0) "
+                 "by (uid=0)"),
              (1, "CRON[PID]: pam_unix(cron:session): session closed for user root"),
              (30, "sshd[PID]: Accepted publickey for alice from 10.0.0.5 port 50022 ssh2: "
                   "ED25519 SHA256:Vt9dG6qFb0Rz5hD0H3kP2mQqS7xYk3QeWm1n8c2b4aE"),

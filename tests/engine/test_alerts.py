@@ -135,3 +135,14 @@ def test_grouper_closed_alerts_are_bounded() -> None:
 def test_format_duration() -> None:
     assert [format_duration(s) for s in (0, 45.4, 180, 190, 3600, 3900, 90000, 86400)] == [
         "0s", "45s", "3m", "3m10s", "1h", "1h5m", "1d1h", "1d"]
+
+
+def test_updates_keep_the_alert_as_of_their_merge(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path, ROOT_LOGIN)
+    engine = Engine(rules)
+    updates = [u for i in range(5) for u in engine.process(root_login(i, pid=i))]
+    # built only now, each as it stood when it was produced
+    assert [u.alert.alert_count for u in updates] == [1, 2, 3, 4, 5]
+    assert [len(u.alert.alert_evidence or ()) for u in updates] == [1, 2, 3, 4, 5]
+    assert len({u.alert_id for u in updates}) == 1
+    assert [u.new for u in updates] == [True, False, False, False, False]

@@ -129,7 +129,11 @@ def test_success_after_brute_force_is_high(builtins: list[LoadedRule]) -> None:
     engine = run(builtins, events)
     (alert,) = alerts_of(engine, AFTER)
     assert alert.alert_severity == "high" and alert.severity == 73
-    assert alert.alert_count == 9  # 8 failures + the login
+    assert alert.alert_count == 1  # the login; the failures come along as evidence
+    assert alert.alert_evidence is not None and len(alert.alert_evidence) == 9
+    assert alert.alert_evidence[-1].outcome == "success"
+    assert alert.user_name == "deploy"  # from the login, not the guessed names
+    assert alert.start == T0 and alert.timestamp == T0 + 1200
     assert alert.message == ("SSH login as deploy from 203.0.113.7 after brute force: "
                              "likely compromised account")
     assert alert.threat_technique_id is not None and "T1078" in alert.threat_technique_id

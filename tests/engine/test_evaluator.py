@@ -291,18 +291,58 @@ def test_network_initiated_translates_to_direction(tmp_path: Path) -> None:
     assert not p(ev(**net, **{"network.direction": "inbound"}))
 
 
-def test_auditd_fields(tmp_path: Path) -> None:
+AUDIT_LS = "product: linux\n  service: auditd"
+
+
+def test_auditd_execve_fields_map_onto_assembled_audit_events(tmp_path: Path) -> None:
     p = matcher(tmp_path, """
         sel:
           type: EXECVE
           a0: chattr
           a1|contains: '-i'
         condition: sel
-    """, logsource="product: linux\n  service: auditd")
-    base = {"event.dataset": "keibi.auditd", "auditd.type": "EXECVE",
-            "auditd.data.a0": "chattr", "auditd.data.a1": "-i"}
+    """, logsource=AUDIT_LS)
+    base = {"event.dataset": "keibi.audit",
+            "auditd.record_types": ["SYSCALL", "EXECVE", "CWD", "PATH"],
+            "process.args": ["chattr", "-i", "/etc/passwd"]}
     assert p(ev(**base))
-    assert not p(ev(**{**base, "auditd.type": "SYSCALL"}))
+    assert not p(ev(**{**base, "auditd.record_types": ["SYSCALL", "PATH"]}))
+    assert not p(ev(**{**base, "process.args": ["chattr"]}))
+
+
+def test_auditd_syscall_fields(tmp_path: Path) -> None:
+    p = matcher(tmp_path, """
+        sel:
+          type: SYSCALL
+          SYSCALL: personality
+          a0: 40000
+          exe|endswith: /bash
+        condition: sel
+    """, logsource=AUDIT_LS)
+    base = {"event.dataset": "keibi.audit", "auditd.record_types": ["SYSCALL"],
+            "auditd.data.syscall": "personality", "auditd.data.a0": "40000",
+            "process.executable": "/usr/bin/bash"}
+    assert p(ev(**base))
+    assert not p(ev(**{**base, "auditd.data.a0": "0"}))
+    # a null value must be absent from every field the Sigma name maps to
+    null = matcher(tmp_path / "b", "sel:\n  a0: null\ncondition: sel", logsource=AUDIT_LS)
+    assert null(ev(**{"event.dataset": "keibi.audit"}))
+    assert not null(ev(**{"event.dataset": "keibi.audit", "auditd.data.a0": "1"}))
+    assert not null(ev(**{"event.dataset": "keibi.audit", "process.args": ["ls"]}))
+
+
+def test_auditd_nametype_translates_to_event_type(tmp_path: Path) -> None:
+    p = matcher(tmp_path, """
+        sel:
+          type: PATH
+          nametype: CREATE
+          name|startswith: /etc/systemd/system/
+        condition: sel
+    """, logsource=AUDIT_LS)
+    base = {"event.dataset": "keibi.audit", "auditd.record_types": ["SYSCALL", "PATH"],
+            "event.type": ["creation"], "file.path": "/etc/systemd/system/x.service"}
+    assert p(ev(**base))
+    assert not p(ev(**{**base, "event.type": ["deletion"]}))
 
 
 @pytest.mark.parametrize(("detection", "logsource", "reason"), [

@@ -141,7 +141,7 @@ class Sshd:
         stop_pid(self.proc)
 
 
-class TestUser:
+class LocalUser:
     """A local account the test creates (and deletes), with a random password."""
 
     def __init__(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.live.agent import RunningAgent, alert_kind, jsonl_alerts, keibi, wait_alerts
-from tests.live.daemons import Rsyslog, Sshd, TestUser, have_daemons, wait_for
+from tests.live.daemons import Rsyslog, Sshd, LocalUser, have_daemons, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def test_real_sshd_brute_force_then_login_raises_both_alerts(tmp_path: Path) -> 
     missing = have_daemons()
     assert not missing, f"missing programs (run `make test-deps`): {missing}"
     rs = Rsyslog(tmp_path)
-    user = TestUser()
+    user = LocalUser()
     sshd = None
     agent = None
     try:

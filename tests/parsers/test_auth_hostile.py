@@ -250,13 +250,13 @@ def test_no_quadratic_time_on_repetitive_input(program: str) -> None:
     worst = 0.0
     for prefix in _PREFIXES[program]:
         for unit in _UNITS:
-            line = f"Nov 26 06:20:49 web1 {program}: {prefix}{unit * (60_000 // len(unit))}x"
+            line = f"Nov 26 06:20:49 web1 {program}: {prefix}{unit * (200_000 // len(unit))}x"
             t0 = time.perf_counter()
             events = parse_auth_line(line, 0, ctx)
             worst = max(worst, time.perf_counter() - t0)
             assert events and events[0].original == line
             assert "parse-error" not in (events[0].flags or ())
-    assert worst < 0.5, worst
+    assert worst < 1.0, worst  # linear: a few ms; quadratic: minutes
 
 
 def test_safety_net_keeps_the_line(monkeypatch: pytest.MonkeyPatch) -> None:

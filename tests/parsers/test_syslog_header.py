@@ -81,14 +81,20 @@ def test_no_header(line: str) -> None:
     assert _split_header_slow(line, ctx_for()) is None
 
 
+def time_of(line: str, ctx: LineContext) -> float:
+    header = split_header(line, ctx)
+    assert header is not None
+    return header.timestamp
+
+
 def test_year_inference() -> None:
     jan = ctx_for(ref=datetime(2027, 1, 2, tzinfo=UTC))
-    assert split_header("Dec 31 23:00:00 h p: m", jan).timestamp == ts(2026, 12, 31, 23)  # type: ignore[union-attr]
-    assert split_header("Jan  2 00:00:00 h p: m", jan).timestamp == ts(2027, 1, 2)  # type: ignore[union-attr]
+    assert time_of("Dec 31 23:00:00 h p: m", jan) == ts(2026, 12, 31, 23)
+    assert time_of("Jan  2 00:00:00 h p: m", jan) == ts(2027, 1, 2)
     # a month later than the reference is last year's, the reference month this year's
     nov = ctx_for()
-    assert split_header("Nov 30 00:00:00 h p: m", nov).timestamp == ts(2026, 11, 30)  # type: ignore[union-attr]
-    assert split_header("Dec  1 00:00:00 h p: m", nov).timestamp == ts(2025, 12, 1)  # type: ignore[union-attr]
+    assert time_of("Nov 30 00:00:00 h p: m", nov) == ts(2026, 11, 30)
+    assert time_of("Dec  1 00:00:00 h p: m", nov) == ts(2025, 12, 1)
 
 
 def test_impossible_dates_keep_their_line() -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from keibi.rules.errors import RuleError
 from keibi.rules.loader import builtin_rules_dir, load_rules
+from keibi.rules.tool import rule_infos
 
 GOOD = """\
 title: Good rule
@@ -204,3 +207,37 @@ def test_builtin_rules_load_cleanly() -> None:
     assert res.errors == []
     assert len(res.rules) >= 12
     assert all(r.ruleset == "keibi" for r in res.rules)
+
+
+@pytest.mark.parametrize("text", [
+    "title: x\nlogsource: {product: linux}\ndetection: 5\n",
+    "title: x\ncorrelation: {type: event_count, rules: 5, timespan: 10m, condition: {gt: x}}\n",
+    "title: x\ncorrelation: {type: value_count, rules: [a], timespan: 1m, condition: {gt: 1}}\n",
+    "title: x\ncorrelation: 7\n",
+    "title: [x]\nlogsource: {product: linux}\ndetection: {sel: {a: 1}, condition: sel}\n",
+    "title: x\nlogsource: {product: linux}\ndetection: {sel: {a: {b: c}}, condition: sel}\n",
+    "title: x\nlogsource: {product: linux}\ndetection: {sel: {a|re: '('}, condition: sel}\n",
+    "title: x\nlogsource: {product: linux}\ndetection: {sel: {a: 1}, condition: sel}\n"
+    "keibi: {tests: {match: [{'@timestamp': [1]}]}}\n",
+    "a: &a [*a]\n",
+    "\x00binary",
+    "---\n---\n",
+    "title: x\nid: 0b7d4d6e-4f1e-4a59-9d1e-5b1f8c7e0a01\nlogsource: {product: linux}\n"
+    "detection: {sel: {a: 1}, condition: sel}\n---\ntitle: y\ncorrelation: {type: temporal, "
+    "rules: [0b7d4d6e-4f1e-4a59-9d1e-5b1f8c7e0a01], timespan: 1m, condition: 'a and b'}\n",
+])
+def test_odd_input_is_an_error_not_a_crash(tmp_path: Path, text: str) -> None:
+    (tmp_path / "odd.yml").write_text(text)
+    res = load_rules([tmp_path])
+    assert res.errors
+    assert all(e.code.startswith("K") and e.message for e in res.errors)
+
+
+def test_sigma_v1_aggregations_load_but_are_not_evaluable(tmp_path: Path) -> None:
+    (tmp_path / "agg.yml").write_text(
+        "title: x\nlogsource: {product: linux}\n"
+        "detection: {sel: {a.b: 1}, condition: sel | count() by c.d > 5}\n")
+    res = load_rules([tmp_path])
+    assert res.errors == []
+    (info,) = rule_infos(res.rules)
+    assert not info.evaluable and "aggregation" in (info.reason or "")

@@ -64,7 +64,7 @@ refresh();setInterval(refresh,3000);
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: the agent's terminal is for alerts
 
     def _json(self, obj: Any, code: int = 200) -> None:

@@ -1,1 +1,1 @@
-
+"""Alerts: rule matches grouped into deduplicated, explained alerts."""

@@ -12,9 +12,13 @@ ATT&CK fields, the entity fields shared by all its events, a sentence in ``messa
 and ``@timestamp`` = the time of its first match. ``keibi.alert.id`` is a hash of rule
 id, group and that time: replaying the same events gives the same ids.
 
+A match's ``context`` events (a temporal correlation's earlier steps: the brute force
+before the login) join the evidence without being counted or deciding entity fields.
+
 Every merge yields an :class:`AlertUpdate` (``new`` on the first), for sinks that print
-new alerts once and stores that upsert counts. Closing an alert (its window passed)
-only frees memory; the alert stays listed by :meth:`AlertGrouper.alerts`.
+new alerts once and stores that upsert counts; its alert Event is built when first read.
+Closing an alert (its window passed) only frees memory; the alert stays listed by
+:meth:`AlertGrouper.alerts`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 import msgspec
 
 from keibi.alerts.message import Renderer, compile_template, default_message, format_duration
-from keibi.engine.match import Match
+from keibi.engine.match import EventTable, Match, hashable
 from keibi.events.model import FIELD_ATTRS, Event, severity_name
 from keibi.rules.loader import LoadedRule
 from keibi.rules.options import DEFAULT_GROUP_BY
@@ -52,12 +56,67 @@ _ENTITY_ATTRS = tuple(FIELD_ATTRS[f] for f in ENTITY_FIELDS)
 _entity_values = attrgetter(*_ENTITY_ATTRS)
 
 
-@dataclass(frozen=True, slots=True)
-class AlertUpdate:
-    """An alert as it stands after a merge; ``new`` only for its first match."""
+class _View:
+    """An open alert frozen at one moment: all an alert Event is built from."""
 
-    alert: Event
-    new: bool
+    __slots__ = ("count", "distinct", "end", "entity_kw", "evidence", "group_text", "rule",
+                 "start", "static")
+
+    def __init__(self, st: _Open) -> None:
+        self.rule: AlertRule = st.rule
+        self.static: dict[str, Any] = st.static  # never changes
+        self.entity_kw: dict[str, Any] = st.entity_kw  # replaced, never changed in place
+        self.group_text: str = st.group_text
+        self.count: int = st.count
+        self.start: float = st.start
+        self.end: float = st.end
+        self.distinct: int | None = st.distinct
+        self.evidence: tuple[Event, ...] = (*st.head, *st.tail)
+
+    def build(self) -> Event:
+        rule = self.rule
+        if rule.message is not None:
+            message = rule.message(self)
+        else:
+            message = default_message(rule.name, self.group_text, self.count,
+                                      self.end - self.start)
+        return Event(**self.entity_kw, **self.static, start=self.start, end=self.end,
+                     alert_count=self.count, alert_evidence=self.evidence, message=message)
+
+
+class AlertUpdate:
+    """An alert as it stands after a merge; ``new`` only for its first match.
+
+    The alert Event is built on first access of :attr:`alert` (from state frozen at the
+    merge), so callers that never look at updates -- ``keibi hunt`` -- never pay for it.
+    """
+
+    __slots__ = ("_alert", "_view", "new")
+
+    def __init__(self, alert: Event | None, new: bool, view: _View | None = None) -> None:
+        if alert is None and view is None:
+            raise ValueError("an AlertUpdate needs an alert")
+        self._alert = alert
+        self._view = view
+        self.new = new
+
+    @property
+    def alert(self) -> Event:
+        if self._alert is None:
+            assert self._view is not None
+            self._alert = self._view.build()
+            self._view = None
+        return self._alert
+
+    @property
+    def alert_id(self) -> str:
+        """The alert's id, without building the alert."""
+        if self._view is not None:
+            return str(self._view.static["alert_id"])
+        return self.alert.alert_id or ""
+
+    def __repr__(self) -> str:
+        return f"AlertUpdate(alert_id={self.alert_id!r}, new={self.new})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +169,14 @@ class _Open:
         # the entity values as Event keyword arguments (those the group does not fix)
         self.entity_kw: dict[str, Any] = {}
 
+    def add_evidence(self, e: Event) -> None:
+        if e.timestamp > self.end:
+            self.end = e.timestamp
+        if len(self.head) < EVIDENCE_FIRST:
+            self.head.append(e)
+        else:
+            self.tail.append(e)
+
     def merge_entities(self, event: Event) -> None:
         values = _entity_values(event)
         if values == self.last_values:
@@ -136,31 +203,30 @@ class _Open:
             if v is not None and v is not _VARIES and attr not in static}
 
 
-_SPECIALS: dict[str, Callable[[_Open], Any]] = {
-    "count": lambda st: st.count,
-    "duration": lambda st: format_duration(st.end - st.start),
-    "distinct": lambda st: st.distinct,
-    "title": lambda st: st.rule.name,
+_SPECIALS: dict[str, Callable[[_View], Any]] = {
+    "count": lambda v: v.count,
+    "duration": lambda v: format_duration(v.end - v.start),
+    "distinct": lambda v: v.distinct,
+    "title": lambda v: v.rule.name,
 }
 
 
-def _resolve(name: str) -> Callable[[_Open], Any]:
-    """How a message placeholder reads an open alert: special, own field, latest event."""
+def _resolve(name: str) -> Callable[[_View], Any]:
+    """How a message placeholder reads an alert: special, own field, latest event."""
     special = _SPECIALS.get(name)
     if special is not None:
         return special
     attr = FIELD_ATTRS.get(name)
 
-    def field(st: _Open) -> Any:
+    def field(view: _View) -> Any:
         if attr is not None:
-            v = st.static.get(attr)
+            v = view.static.get(attr)
             if v is None:
-                v = st.entity_kw.get(attr)
+                v = view.entity_kw.get(attr)
         else:
-            v = (st.static.get("extra") or {}).get(name)
-        if v is None:
-            latest = st.tail[-1] if st.tail else (st.head[-1] if st.head else None)
-            v = None if latest is None else latest.get(name)
+            v = (view.static.get("extra") or {}).get(name)
+        if v is None and view.evidence:
+            v = view.evidence[-1].get(name)
         return v
 
     return field
@@ -197,8 +263,8 @@ class OpenState(msgspec.Struct, array_like=True):
     last: float
     count: int
     distinct: int | None
-    head: list[Event]
-    tail: list[Event]
+    head: list[int]  # event refs
+    tail: list[int]
     entities: dict[str, Any]
     varied: list[str]
 
@@ -211,12 +277,6 @@ def alert_id(rule_id: str, key: Iterable[tuple[str, Any]], first: float) -> str:
     """Deterministic id: hash of rule id, group and the first match's time."""
     blob = msgspec.json.encode([rule_id, [list(kv) for kv in key], round(first * 1e6)])
     return hashlib.sha256(blob).hexdigest()[:32]
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return tuple(_hashable(v) for v in value)
-    return value
 
 
 class AlertGrouper:
@@ -233,13 +293,13 @@ class AlertGrouper:
     # -- merging ----------------------------------------------------------------------
     def _key(self, rule: AlertRule, match: Match) -> tuple[tuple[str, Any], ...]:
         if match.group is not None:
-            return tuple((k, _hashable(v)) for k, v in match.group.items())
+            return tuple((k, hashable(v)) for k, v in match.group.items())
         event = match.events[-1]
         out = []
         for f in rule.group_by:
             v = event.get(f)
             if v is not None:
-                out.append((f, _hashable(v)))
+                out.append((f, hashable(v)))
         return tuple(out)
 
     def add(self, rule: AlertRule, match: Match) -> AlertUpdate:
@@ -266,33 +326,19 @@ class AlertGrouper:
             st.end = match.time
         if match.distinct is not None:
             st.distinct = match.distinct
+        for e in match.context:
+            st.add_evidence(e)
         for e in match.events:
-            if e.timestamp > st.end:
-                st.end = e.timestamp
-            if len(st.head) < EVIDENCE_FIRST:
-                st.head.append(e)
-            else:
-                st.tail.append(e)
+            st.add_evidence(e)
             st.merge_entities(e)
-        return AlertUpdate(self._build(st), new)
-
-    # -- building ---------------------------------------------------------------------
-    def _build(self, st: _Open) -> Event:
-        rule = st.rule
-        if rule.message is not None:
-            message = rule.message(st)
-        else:
-            message = default_message(rule.name, st.group_text, st.count, st.end - st.start)
-        return Event(**st.entity_kw, **st.static, start=st.start, end=st.end,
-                     alert_count=st.count, alert_evidence=(*st.head, *st.tail),
-                     message=message)
+        return AlertUpdate(None, new, _View(st))
 
     # -- closing ----------------------------------------------------------------------
     def _close(self, st: _Open) -> None:
         if len(self._closed) >= self.max_closed:
             self._closed.popitem(last=False)
             self.closed_dropped += 1
-        self._closed[st.alert_id] = self._build(st)
+        self._closed[st.alert_id] = _View(st).build()
 
     def expire(self, horizon: float) -> None:
         """Close alerts whose window ended before ``horizon`` (oldest first, amortised)."""
@@ -312,7 +358,7 @@ class AlertGrouper:
 
     def alerts(self) -> list[Event]:
         """Every alert: closed ones still held, then the open ones as they stand."""
-        return [*self._closed.values(), *(self._build(st) for st in self._open.values())]
+        return [*self._closed.values(), *(_View(st).build() for st in self._open.values())]
 
     @property
     def open_count(self) -> int:
@@ -323,26 +369,27 @@ class AlertGrouper:
         return len(self._closed)
 
     # -- state ------------------------------------------------------------------------
-    def snapshot(self) -> GrouperState:
+    def snapshot(self, table: EventTable) -> GrouperState:
         return GrouperState([
             OpenState(st.rule.id, [(f, v) for f, v in st.key], st.first, st.start, st.end,
-                      st.last, st.count, st.distinct, st.head, list(st.tail),
+                      st.last, st.count, st.distinct, table.refs(st.head),
+                      table.refs(st.tail),
                       {ENTITY_FIELDS[i]: v for i, v in enumerate(st.entities)
                        if v is not None and v is not _VARIES},
                       [ENTITY_FIELDS[i] for i, v in enumerate(st.entities) if v is _VARIES])
             for st in self._open.values()])
 
-    def restore(self, state: GrouperState) -> None:
+    def restore(self, state: GrouperState, table: EventTable) -> None:
         self._open.clear()
         for s in state.open:
             rule = self.rules.get(s.rule_id)
             if rule is None:
                 continue
-            key = tuple((str(f), _hashable(v)) for f, v in s.key)
+            key = tuple((str(f), hashable(v)) for f, v in s.key)
             st = _Open(rule, key, s.first, s.start)
             st.end, st.last, st.count, st.distinct = s.end, s.last, s.count, s.distinct
-            st.head = list(s.head)
-            st.tail.extend(s.tail)
+            st.head = table.get(s.head)
+            st.tail.extend(table.get(s.tail))
             for i, f in enumerate(ENTITY_FIELDS):
                 if f in s.varied:
                     st.entities[i] = _VARIES

@@ -7,6 +7,7 @@ Exit status (DESIGN.md): 0 success; 1 findings, only when ``--fail-on`` asks for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -39,10 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         # `keibi events ... | head`: the reader left; not an error of ours.
-        try:
+        with contextlib.suppress(OSError):
             sys.stdout = open("/dev/null", "w")  # noqa: SIM115
-        except OSError:
-            pass
         return 0
     except KeyboardInterrupt:
         return 130

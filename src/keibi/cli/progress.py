@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from keibi.offline import ReadReport
 
@@ -18,15 +18,11 @@ def _total(paths: Sequence[str]) -> int:
         if os.path.isdir(p):
             for root, _dirs, files in os.walk(p):
                 for f in files:
-                    try:
+                    with suppress(OSError):
                         total += os.path.getsize(os.path.join(root, f))
-                    except OSError:
-                        pass
         else:
-            try:
+            with suppress(OSError):
                 total += os.path.getsize(p)
-            except OSError:
-                pass
     return total
 
 

@@ -64,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
         sinks.append(ConsoleSink())
     if config.jsonl:
         sinks.append(JsonlSink(jsonl_path))
-    say = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
     say(f"keibi run: data dir {data_dir} ({distro.family} layout, os {distro.os_id})")
     say(f"keibi run: {len(rule_set.rules)} rules loaded")
     for ps in planned:

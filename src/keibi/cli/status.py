@@ -39,13 +39,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     st = json.loads(raw) if raw else None
-    running = bool(st) and _alive(int(st["pid"])) and time.time() - float(st["updated"]) < 30
+    running = st is not None and _alive(int(st["pid"])) and time.time() - float(st["updated"]) < 30
     if args.json:
         print(json.dumps({"running": running, "agent": st, "store": stats}, default=str))
         return 0
     out = sys.stdout
     out.write(f"data dir: {data_dir}\n")
-    if not st:
+    if st is None:
         out.write("agent: has never run with this data dir\n")
         return 0
     state = "running" if running else "not running (last status below)"

@@ -1,1 +1,37 @@
+"""The detection engine: compiled Sigma predicates, an index, correlations, alerts.
 
+Public API (``from keibi.engine import Engine``; imported lazily, so that the alert
+layer can use :mod:`keibi.engine.match` without a cycle)::
+
+    Engine(rules, clock=None, *, max_groups=100_000)
+        .process(event) -> list[AlertUpdate]
+        .advance(now=None) -> list[AlertUpdate]
+        .finish() -> list[AlertUpdate]
+        .alerts() -> list[Event]
+        .snapshot() -> bytes / .restore(bytes)
+        .stats() -> dict
+        .not_evaluable: dict[rule id, reason]
+    AlertUpdate(alert, new)
+    Clock (protocol), EventClock (offline, default), WallClock (live)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AlertUpdate": "keibi.alerts.grouping",
+    "Clock": "keibi.engine.clock",
+    "Engine": "keibi.engine.engine",
+    "EventClock": "keibi.engine.clock",
+    "WallClock": "keibi.engine.clock",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keibi.engine' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

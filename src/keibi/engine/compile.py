@@ -162,6 +162,10 @@ def _value_tests(value: Any, mapping: FieldMapping | None, source: LogSource,
         flags = 0
         for flag in value.flags:
             flags |= value.sigma_to_python_flags[flag]
+        try:
+            re.compile(str(value.regexp), flags)
+        except re.error as exc:
+            raise NotEvaluable(f"regular expression {str(value.regexp)!r}: {exc}") from None
         return [RegexTest(str(value.regexp), flags)]
     if isinstance(value, SigmaCIDRExpression):
         return [CidrTest((value.network,))]
@@ -197,8 +201,12 @@ def to_ir(cond: Any, source: LogSource) -> Node:
             mapping = map_field(source, cond.field)
         except Unmapped as exc:
             raise NotEvaluable(str(exc)) from None
-        tests = _value_tests(cond.value, mapping, source)
-        nodes: list[Node] = [FieldTest(mapping.target, t) for t in tests]
+        nodes: list[Node] = []
+        for t in _value_tests(cond.value, mapping, source):
+            alts: list[Node] = [FieldTest(f, t) for f in mapping.targets]
+            # a value may sit in any of the fields; absence means absent from all of them
+            absent = isinstance(t, NullTest) or (isinstance(t, ExistsTest) and not t.exists)
+            nodes.append(alts[0] if len(alts) == 1 else (And if absent else Or)(tuple(alts)))
         return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
     if isinstance(cond, ConditionValueExpression):
         tests = _value_tests(cond.value, None, source, keyword=True)

@@ -31,7 +31,7 @@ from sigma.rule import SigmaRule
 
 from keibi.engine.compile import NotEvaluable
 from keibi.engine.fields import Unmapped, getter, log_source, map_field
-from keibi.engine.match import Match
+from keibi.engine.match import EventTable, Match, hashable
 from keibi.rules.loader import LoadedRule
 
 SUPPORTED = ("event_count", "value_count", "temporal", "temporal_ordered")
@@ -131,15 +131,6 @@ def compile_correlation(rule: LoadedRule) -> CorrelationSpec:
         timespan=float(s.timespan.seconds), op=op, threshold=threshold)
 
 
-def hashable(value: Any) -> Any:
-    """A dict-key form of a field value (lists become tuples, dicts sorted tuples)."""
-    if isinstance(value, list | tuple):
-        return tuple(hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), hashable(v)) for k, v in value.items()))
-    return value
-
-
 NO_MATCHES: tuple[Match, ...] = ()
 
 
@@ -196,10 +187,11 @@ class Correlator:
         """End of input: decide every open window, drop all state."""
         raise NotImplementedError
 
-    def snapshot(self) -> Any:
+    def snapshot(self, table: EventTable) -> Any:
+        """All state as msgspec structs; events go into ``table``."""
         raise NotImplementedError
 
-    def restore(self, state: Any) -> None:
+    def restore(self, state: Any, table: EventTable) -> None:
         raise NotImplementedError
 
 

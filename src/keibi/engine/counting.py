@@ -26,10 +26,9 @@ from keibi.engine.correlation import (
     NO_MATCHES,
     CorrelationSpec,
     Correlator,
-    hashable,
 )
 from keibi.engine.fields import getter
-from keibi.engine.match import EVIDENCE_KEEP, Match
+from keibi.engine.match import EVIDENCE_KEEP, EventTable, Match, hashable
 from keibi.events.model import Event
 
 
@@ -59,7 +58,7 @@ class GroupState(msgspec.Struct, array_like=True):
     expired: int
     reported: int
     start: float
-    tail: list[tuple[int, Event]]
+    tail: list[tuple[int, int]]  # (cumulative units, event ref)
 
 
 class CountState(msgspec.Struct, tag="count"):
@@ -115,6 +114,7 @@ class CountCorrelator(Correlator):
                 break
             start = ts
         events = tuple(e for cum, e in g.tail[-EVIDENCE_KEEP:] if cum > since)
+        g.tail.clear()  # all reported now: keep neither memory nor snapshot for them
         m = Match(self.id, time, start, g.total - since, events, self.group_values(key),
                   len(g.values) if g.values is not None else None)
         g.reported = g.total
@@ -206,13 +206,15 @@ class CountCorrelator(Correlator):
         self.groups.clear()
         return out
 
-    def snapshot(self) -> CountState:
+    def snapshot(self, table: EventTable) -> CountState:
         return CountState(
             [GroupState(list(k), g.window(), g.total, g.expired, g.reported, g.start,
-                        g.tail[-EVIDENCE_KEEP:]) for k, g in self.groups.items()],
+                        [(c, table.ref(e)) for c, e in g.tail[-EVIDENCE_KEEP:]
+                         if c > g.expired])
+             for k, g in self.groups.items()],
             self.evictions)
 
-    def restore(self, state: Any) -> None:
+    def restore(self, state: Any, table: EventTable) -> None:
         if not isinstance(state, CountState):
             return
         self.groups.clear()
@@ -225,4 +227,5 @@ class CountCorrelator(Correlator):
                 g.entries.append((ts, cum, v))
                 if g.values is not None:
                     g.values[v] = g.values.get(v, 0) + 1
-            g.tail.extend((c, e) for c, e in gs.tail)
+            for cum, ref in gs.tail:
+                g.tail.extend((cum, e) for e in table.get([ref]))

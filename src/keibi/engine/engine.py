@@ -35,14 +35,14 @@ from keibi.engine.correlation import (
 )
 from keibi.engine.counting import CountState
 from keibi.engine.index import RuleIndex
-from keibi.engine.match import Match
+from keibi.engine.match import EventTable, Match
 from keibi.engine.temporal import TemporalState
 from keibi.events.model import Event
 from keibi.rules.loader import LoadedRule
 
 __all__ = ["AlertUpdate", "Engine"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 DEFAULT_HOUSEKEEPING = 60.0
 
 
@@ -66,6 +66,7 @@ class EngineState(msgspec.Struct):
     matches: dict[str, int]
     correlations: dict[str, CountState | TemporalState]
     alerts: GrouperState
+    evidence: list[Event]  # every event the state holds, once; the rest refer by index
 
 
 def _closure(rules: Iterable[LoadedRule]) -> list[LoadedRule]:
@@ -99,18 +100,7 @@ class Engine:
             if rule.id in self._nodes or rule.id in self.not_evaluable:
                 continue
             try:
-                bad = [r.id for r in rule.refs if r.id not in self._nodes]
-                if bad:
-                    why = self.not_evaluable.get(bad[0], "not loaded")
-                    raise NotEvaluable(f"refers to {bad[0]}, which is not evaluable: {why}")
-                if rule.is_correlation:
-                    corr = make_correlator(compile_correlation(rule), max_groups)
-                    self._correlators[rule.id] = corr
-                    for i, ref in enumerate(rule.refs):
-                        self._wire(ref.id, corr, i)
-                    cr = None
-                else:
-                    cr = compile_rule(rule)
+                runnable = self._compile(rule, max_groups)
             except NotEvaluable as exc:
                 self.not_evaluable[rule.id] = str(exc)
                 continue
@@ -118,8 +108,12 @@ class Engine:
             if alert is not None:
                 alert_rules.append(alert)
             node = self._nodes[rule.id] = _Node(rule.id, alert)
-            if cr is not None:
-                compiled.append((cr, node))
+            if isinstance(runnable, CompiledRule):
+                compiled.append((runnable, node))
+            else:
+                self._correlators[rule.id] = runnable
+                for step, ref in enumerate(rule.refs):
+                    self._wire(ref.id, runnable, step)
             self.rules.append(rule)
         self._index = RuleIndex([(cr.requires, (cr.predicate, node)) for cr, node in compiled])
         self._candidates = self._index.candidates
@@ -129,6 +123,16 @@ class Engine:
         self._next_hk = -math.inf
         self._busy = False
         self._events = 0
+
+    def _compile(self, rule: LoadedRule, max_groups: int) -> CompiledRule | Correlator:
+        """The runnable form of ``rule`` (its references are compiled before it)."""
+        bad = [r.id for r in rule.refs if r.id not in self._nodes]
+        if bad:
+            why = self.not_evaluable.get(bad[0], "not loaded")
+            raise NotEvaluable(f"refers to {bad[0]}, which is not evaluable: {why}")
+        if rule.is_correlation:
+            return make_correlator(compile_correlation(rule), max_groups)
+        return compile_rule(rule)
 
     def _wire(self, ref_id: str, corr: Correlator, step: int) -> None:
         node = self._nodes[ref_id]
@@ -203,11 +207,13 @@ class Engine:
     # -- state ------------------------------------------------------------------------
     def snapshot(self) -> bytes:
         """All engine state as bytes (msgpack)."""
+        table = EventTable()
+        correlations = {cid: c.snapshot(table) for cid, c in self._correlators.items()}
+        alerts = self._grouper.snapshot(table)
         return msgspec.msgpack.encode(EngineState(
             STATE_VERSION, self._watermark, self._next_hk, self._events,
             {n.id: n.matches for n in self._nodes.values() if n.matches},
-            {cid: c.snapshot() for cid, c in self._correlators.items()},
-            self._grouper.snapshot()))
+            correlations, alerts, table.events))
 
     def restore(self, data: bytes) -> None:
         """Replace all state by a :meth:`snapshot`; state of unknown rules is ignored.
@@ -225,13 +231,14 @@ class Engine:
         self._events = state.events
         for node in self._nodes.values():
             node.matches = state.matches.get(node.id, 0)
+        table = EventTable(state.evidence)
         for cid, corr in self._correlators.items():
             cs = state.correlations.get(cid)
             if cs is not None:
-                corr.restore(cs)
+                corr.restore(cs, table)
             else:
                 corr.close_all()
-        self._grouper.restore(state.alerts)
+        self._grouper.restore(state.alerts, table)
 
     def stats(self) -> dict[str, Any]:
         """Counters and state sizes (plain data, JSON-ready)."""

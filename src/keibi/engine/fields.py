@@ -15,15 +15,35 @@ ECS name (an :class:`~keibi.events.model.Event` attribute, or any dotted name) i
 as is, which is how keibi's own rules are written. Anything else is unmapped and makes
 the rule "not evaluable" (with the reason), never a crash.
 
-auditd (``service: auditd``): one audit record is one event. The record type is
-``auditd.type`` (``SYSCALL``, ``EXECVE``, ``PATH``...) and every record field keeps its
-audit name under ``auditd.data.`` in lower case: ``a0``..``a9`` -> ``auditd.data.a0``..,
-``SYSCALL`` -> ``auditd.data.syscall``, ``exe``, ``comm``, ``key``, ``name``,
-``nametype``, ``euid``... -> ``auditd.data.exe`` etc. (see :data:`AUDITD_FIELDS`).
+auditd (``service: auditd``, dataset ``keibi.audit``): keibi's audit parser assembles
+the records of one audit event (``SYSCALL`` + ``EXECVE`` + ``PATH``...) into one event,
+so Sigma's per-record fields map as follows (:data:`AUDITD_FIELDS`):
+
+====================  ==================================================================
+Sigma                 keibi event
+====================  ==================================================================
+``type``              ``auditd.record_types`` (the event holds a record of that type)
+``SYSCALL``           ``auditd.data.syscall`` (the syscall's name)
+``a0`` .. ``a9``      ``process.args[N]`` (EXECVE argument N) or ``auditd.data.aN``
+                      (the syscall's argument), either one
+``exe``               ``process.executable``
+``comm``              ``auditd.data.comm``
+``key``               ``auditd.key``
+``name``              ``file.path`` (the syscall's object)
+``nametype``          ``event.type`` (``CREATE`` -> ``creation``, ``DELETE`` -> ``deletion``)
+``uid``/``euid``      ``user.id``/``user.effective.id``; ``auid`` -> ``user.audit.id``
+``pid``/``ppid``      ``process.pid``/``process.parent.pid``; ``cwd`` ->
+                      ``process.working_directory``
+``success``           ``event.outcome`` (``yes`` -> ``success``, ``no`` -> ``failure``)
+any other name        ``auditd.data.<name>`` (the fields no ECS field took)
+====================  ==================================================================
+
+A field name ``f[N]`` reads element N of a list field (``process.args[0]``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -34,11 +54,17 @@ from keibi.events.model import FIELD_ATTRS, Event
 
 @dataclass(frozen=True, slots=True)
 class FieldMapping:
-    """One Sigma field -> one ECS field, with an optional value translation."""
+    """One Sigma field -> an ECS field (or any of several), optional value translation."""
 
     target: str
     # lower-cased Sigma value -> event value (e.g. {"true": "outbound"})
     values: Mapping[str, str] | None = None
+    # further fields that may hold the value instead (a match on any of them counts)
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return (self.target, *self.alternatives)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +115,29 @@ NETWORK_FIELDS = {
     ),
     "Initiated": FieldMapping("network.direction", {"true": "outbound", "false": "inbound"}),
 }
-_AUDIT_NAMES = (
-    "syscall", "exe", "comm", "key", "name", "nametype", "euid", "uid", "auid", "gid",
-    "egid", "suid", "sgid", "fsuid", "fsgid", "ses", "pid", "ppid", "tty", "success",
-    "exit", "cwd", "proctitle", "unit", "cmd", "terminal", "res", "acct", "argc", "mode",
-    "ouid", "ogid", "inode", "dev", "objtype", "item", "arch", "op", "hostname", "addr",
-    "saddr", "msg", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9",
+_AUDIT_DATA = (
+    "comm", "gid", "egid", "suid", "sgid", "fsuid", "fsgid", "ses", "tty", "exit",
+    "proctitle", "unit", "cmd", "terminal", "res", "acct", "argc", "mode", "ouid", "ogid",
+    "inode", "dev", "objtype", "item", "arch", "op", "hostname", "addr", "saddr", "msg",
 )
-#: auditd record fields (Sigma names, case as Sigma writes them) -> keibi extra fields.
+#: auditd record fields (Sigma names, case as Sigma writes them) -> keibi event fields.
 AUDITD_FIELDS: dict[str, FieldMapping] = {
-    "type": FieldMapping("auditd.type"),
+    "type": FieldMapping("auditd.record_types"),
     "SYSCALL": FieldMapping("auditd.data.syscall"),
-    **{n: FieldMapping(f"auditd.data.{n}") for n in _AUDIT_NAMES},
+    "exe": FieldMapping("process.executable"),
+    "key": FieldMapping("auditd.key"),
+    "name": FieldMapping("file.path"),
+    "nametype": FieldMapping("event.type", {"create": "creation", "delete": "deletion"}),
+    "uid": FieldMapping("user.id"),
+    "euid": FieldMapping("user.effective.id"),
+    "auid": FieldMapping("user.audit.id"),
+    "pid": FieldMapping("process.pid"),
+    "ppid": FieldMapping("process.parent.pid"),
+    "cwd": FieldMapping("process.working_directory"),
+    "success": FieldMapping("event.outcome", {"yes": "success", "no": "failure"}),
+    **{f"a{n}": FieldMapping(f"process.args[{n}]", alternatives=(f"auditd.data.a{n}",))
+       for n in range(10)},
+    **{n: FieldMapping(f"auditd.data.{n}") for n in _AUDIT_DATA},
 }
 
 _DATASET = "event.dataset"
@@ -127,7 +164,7 @@ SERVICES: dict[str, LogSource] = {
     "sudo": LogSource("sudo", ((_DATASET, ("keibi.auth",)),)),
     "syslog": LogSource("syslog", ((_DATASET, ("keibi.syslog",)),)),
     "cron": LogSource("cron", ((_DATASET, ("keibi.cron",)),)),
-    "auditd": LogSource("auditd", ((_DATASET, ("keibi.auditd",)),), AUDITD_FIELDS),
+    "auditd": LogSource("auditd", ((_DATASET, ("keibi.audit",)),), AUDITD_FIELDS),
 }
 #: ``product: linux`` alone: any Linux event, ECS field names only.
 ANY_LINUX = LogSource("linux")
@@ -166,7 +203,7 @@ def log_source(category: str | None, product: str | None, service: str | None) -
 
 def is_ecs_name(name: str) -> bool:
     """A name keibi takes as an ECS field as is."""
-    return name in FIELD_ATTRS or "." in name or name == "message"
+    return name in FIELD_ATTRS or "." in name
 
 
 def map_field(source: LogSource, name: str) -> FieldMapping:
@@ -184,10 +221,25 @@ def map_field(source: LogSource, name: str) -> FieldMapping:
 
 
 Getter = Callable[[Event], Any]
+_INDEXED = re.compile(r"(.+)\[(\d+)\]")
 
 
 def getter(name: str) -> Getter:
-    """A fast function returning field ``name`` of an event (None when absent)."""
+    """A fast function returning field ``name`` of an event (None when absent).
+
+    ``name[N]`` is element N of a list field (None when the list is shorter).
+    """
+    m = _INDEXED.fullmatch(name)
+    if m is not None:
+        whole, index = getter(m.group(1)), int(m.group(2))
+
+        def get_item(event: Event) -> Any:
+            v = whole(event)
+            if isinstance(v, tuple | list) and index < len(v):
+                return v[index]
+            return None
+
+        return get_item
     attr = FIELD_ATTRS.get(name)
     if attr is not None:
         return attrgetter(attr)

@@ -19,8 +19,8 @@ from typing import Any
 
 import msgspec
 
-from keibi.engine.correlation import NO_MATCHES, CorrelationSpec, Correlator, hashable
-from keibi.engine.match import EVIDENCE_KEEP, Match
+from keibi.engine.correlation import NO_MATCHES, CorrelationSpec, Correlator
+from keibi.engine.match import EVIDENCE_KEEP, EventTable, Match, hashable
 from keibi.events.model import Event
 
 
@@ -46,7 +46,7 @@ class StepState(msgspec.Struct, array_like=True):
     last: float
     first: float | None
     units: int
-    events: list[Event]
+    events: list[int]  # event refs
 
 
 class TemporalGroupState(msgspec.Struct, array_like=True):
@@ -90,15 +90,20 @@ class TemporalCorrelator(Correlator):
         st.units += match.count
         st.events.extend(match.events)
 
-    def _emit(self, key: tuple[Any, ...], steps: list[_Step], time: float) -> Match:
-        units = sum(s.units for s in steps)
+    def _emit(self, key: tuple[Any, ...], steps: list[_Step], trigger: _Step,
+              time: float) -> Match:
+        """A firing: the triggering step's new events count; the other steps' new
+        events come along as context (the brute force before the login)."""
         firsts = [s.first for s in steps if s.first is not None]
-        events = sorted((e for s in steps for e in s.events), key=lambda e: e.timestamp)
+        events = tuple(trigger.events)
+        context = sorted((e for s in steps if s is not trigger for e in s.events),
+                         key=lambda e: e.timestamp)
+        m = Match(self.id, time, min(firsts, default=time), trigger.units, events,
+                  self.group_values(key), context=tuple(context[-EVIDENCE_KEEP:]))
         for s in steps:
             s.units, s.first = 0, None
             s.events.clear()
-        return Match(self.id, time, min(firsts, default=time), units,
-                     tuple(events[-EVIDENCE_KEEP:]), self.group_values(key))
+        return m
 
     def _feed_unordered(self, key: tuple[Any, ...], i: int, match: Match) -> Match | None:
         g = self._group(key, True)
@@ -106,8 +111,9 @@ class TemporalCorrelator(Correlator):
         self._add(g, i, match)
         t = match.time
         present = [s for s in g.steps if s is not None and t - s.last < self.span]
-        if len(present) >= self.need:
-            return self._emit(key, present, t)
+        trigger = g.steps[i]
+        if len(present) >= self.need and trigger is not None:
+            return self._emit(key, present, trigger, t)
         return None
 
     def _feed_ordered(self, key: tuple[Any, ...], i: int, match: Match) -> Match | None:
@@ -127,9 +133,10 @@ class TemporalCorrelator(Correlator):
             g.chain[i] = start if prev is None else max(prev, start)
         if i == self.n - 1:
             chain_start = g.chain[i]
-            assert chain_start is not None
+            trigger = g.steps[i]
+            assert chain_start is not None and trigger is not None
             steps = [s for s in g.steps if s is not None and s.last >= chain_start]
-            return self._emit(key, steps, t)
+            return self._emit(key, steps, trigger, t)
         return None
 
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
@@ -157,16 +164,17 @@ class TemporalCorrelator(Correlator):
         self.groups.clear()
         return NO_MATCHES
 
-    def snapshot(self) -> TemporalState:
+    def snapshot(self, table: EventTable) -> TemporalState:
         return TemporalState([
             TemporalGroupState(
                 list(k),
-                [None if s is None else StepState(s.last, s.first, s.units, list(s.events))
+                [None if s is None else StepState(s.last, s.first, s.units,
+                                                  table.refs(s.events))
                  for s in g.steps],
                 list(g.chain))
             for k, g in self.groups.items()], self.evictions)
 
-    def restore(self, state: Any) -> None:
+    def restore(self, state: Any, table: EventTable) -> None:
         if not isinstance(state, TemporalState):
             return
         self.groups.clear()
@@ -180,5 +188,5 @@ class TemporalCorrelator(Correlator):
                 if ss is not None:
                     st = g.steps[i] = _Step(ss.last)
                     st.first, st.units = ss.first, ss.units
-                    st.events.extend(ss.events)
+                    st.events.extend(table.get(ss.events))
             g.chain = list(gs.chain)

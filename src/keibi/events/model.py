@@ -21,7 +21,7 @@ import msgspec
 from msgspec import field
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """One normalised record (``event.kind`` ``event`` or ``state``) or alert."""
 
     timestamp: float = field(name="@timestamp")

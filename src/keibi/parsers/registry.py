@@ -75,6 +75,12 @@ def _zypper() -> StreamParser:
     return LineStream(parse_zypper_line)
 
 
+def _journald() -> StreamParser:
+    from keibi.parsers.journald import parse_journal_line
+
+    return LineStream(parse_journal_line)
+
+
 def _audit() -> StreamParser:
     from keibi.parsers.audit_assembly import AuditLineStream
 
@@ -87,6 +93,9 @@ _SYSLOG_HEADER = r"^(?:[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+
 SOURCE_TYPES: dict[str, SourceType] = {
     st.name: st
     for st in (
+        # `journalctl -o json` exports: one JSON object per line, each with its cursor.
+        SourceType("journald", "keibi.journald", _journald, (),
+                   re.compile(r'^\{.*"__CURSOR"')),
         SourceType("audit", "keibi.audit", _audit, ("audit.log",),
                    re.compile(r"^(?:node=\S+ )?type=\w+ msg=audit\(\d+\.\d+:\d+\)")),
         SourceType("dpkg", "keibi.dpkg", _dpkg, ("dpkg.log",),

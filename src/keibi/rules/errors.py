@@ -47,11 +47,3 @@ class RuleError:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.code}: {self.message}"
-
-
-class RuleLoadError(Exception):
-    """Raised by callers that want to stop on rule errors; carries all of them."""
-
-    def __init__(self, errors: list[RuleError]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))

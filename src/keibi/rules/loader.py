@@ -233,8 +233,17 @@ def _parse_document(doc: Document, path: Path, ruleset: str,
     except OptionError as exc:
         code = E.BAD_TEST_EVENT if exc.test else E.BAD_EXTENSION
         errs.append(RuleError(spath, line_of(doc.node, ("keibi", *exc.path)), code, str(exc)))
-    collection = SigmaCollection.from_dicts(
-        [data], collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False)
+    try:
+        collection = SigmaCollection.from_dicts(
+            [data], collect_errors=True, source=SigmaRuleLocation(path),
+            resolve_references=False)
+    except SigmaError as exc:  # some checks raise even when errors are collected
+        errors.extend([*errs, _sigma_error(exc, doc, spath)])
+        return None
+    except Exception as exc:  # pySigma tripping over odd input must not stop loading
+        errors.extend([*errs, RuleError(spath, doc.line, E.SIGMA_ERROR,
+                                        f"pySigma cannot read this rule: {exc!r}")])
+        return None
     errs += [_sigma_error(e, doc, spath) for e in collection.errors]
     note = None
     for rule in collection.rules:
@@ -379,5 +388,5 @@ def load_rules(paths: Sequence[Path], *, builtin_dir: Path | None = None) -> Loa
             inside = False
         result.rules.extend(_load_file(path, "keibi" if inside else "sigma", result.errors))
     result.rules = _resolve(result.rules, result.errors)
-    result.errors.sort(key=lambda e: (e.path, e.line, e.code))
+    result.errors = sorted(set(result.errors), key=lambda e: (e.path, e.line, e.code, e.message))
     return result

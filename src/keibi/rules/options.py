@@ -38,7 +38,6 @@ TEST_EPOCH = 1735689600.0  # 2025-01-01T00:00:00Z
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_@.]+)\}")
-SPECIAL_PLACEHOLDERS = frozenset({"count", "duration", "distinct", "title"})
 
 
 class RuleTests(msgspec.Struct, frozen=True):

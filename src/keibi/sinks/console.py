@@ -6,8 +6,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from keibi.events.render import alert_line
 from keibi.events.model import Event
+from keibi.events.render import alert_line
 
 
 class ConsoleSink:

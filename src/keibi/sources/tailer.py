@@ -8,12 +8,15 @@ reading the *file* it has open after that path moves on:
   old file stays open as a *predecessor* for ``rotate_wait`` seconds after it last
   grew, since writers keep appending to it until they reopen (rsyslog until its HUP).
   While the path names no file yet, the old one is kept for as long as that lasts.
-  A file that disappears and comes back later is read from 0.
+  A file that disappears and comes back later is read from 0. Files that were at the
+  path and rotated away before the tailer looked (several rotations in a row) are
+  found among the rotated siblings and read in full, in order.
 - **copytruncate**: a file shorter than what was read, or whose first bytes changed,
   was truncated (or rewritten) in place. The rest of what it held before is read from
   the copy, found among its rotated siblings by content, then the file again from 0.
   Lines written between logrotate's copy and its truncate are lost, as for any reader
-  of copytruncate'd files; that is inherent to copytruncate.
+  of copytruncate'd files; that is inherent to copytruncate. So is the truncation of
+  a file of which nothing was read yet: it cannot be told from a file that grew.
 - **checkpoints**: :meth:`FileTailer.checkpoint` names each open file by device, inode
   and a fingerprint (SHA-256 of its first bytes, up to 1024, as read) with the offset
   of the first line not yet returned. Resuming, each checkpointed file is looked for at
@@ -45,6 +48,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, BinaryIO
 
 import msgspec
+from msgspec.structs import replace
 
 from keibi.sources.files import compression_of, open_stream, rotated_siblings
 from keibi.sources.lines import DEFAULT_MAX_LINE_BYTES, LineSplitter, LineStats, RawLine
@@ -83,7 +87,8 @@ class FileMark(msgspec.Struct, frozen=True, kw_only=True):
 
 class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
     """Where a :class:`FileTailer` is: the file at ``path`` (``inode`` 0: none open)
-    and, in ``previous``, rotated predecessors not yet finished, oldest first."""
+    and, in ``previous``, rotated predecessors not yet finished, oldest first, after
+    the last one finished (at its end: it tells where files rotated later start)."""
 
     path: str
     dev: int = 0
@@ -244,6 +249,9 @@ class FileTailer:
         self._symlink: str | None = None
         self._live: _Handle | None = None
         self._prevs: list[_Handle] = []  # rotated predecessors, oldest first
+        # the last predecessor read to its end and closed: where a resumed tailer
+        # starts looking for files rotated after it
+        self._done: FileMark | None = None
         try:
             if checkpoint is not None:
                 self._resume(checkpoint)
@@ -272,6 +280,8 @@ class FileTailer:
     def checkpoint(self) -> Checkpoint:
         """Where to resume so that no line returned so far is returned again."""
         previous = tuple(h.mark() for h in self._prevs if not h.dead)
+        if self._done is not None:
+            previous = (self._done, *previous)
         live = self._live
         if live is None:
             return Checkpoint(path=self.path, previous=previous)
@@ -369,18 +379,24 @@ class FileTailer:
             # closed oldest first, so a checkpoint never skips over an unfinished file
             if i == 0 and self._finished(h, now):
                 out.extend(h.splitter.flush())
+                if h.head and not h.dead:
+                    self._done = h.mark()
                 h.close()
                 del self._prevs[i]
             else:
                 i += 1
 
     def _finished(self, h: _Handle, now: float) -> bool:
-        """Whether a predecessor read to its end can be closed: nobody writes to it."""
-        if h.fd is None:
-            return True  # compressed, or dead
-        if now - h.changed_at < self.rotate_wait:
+        """Whether a predecessor read to its end can be closed: nobody writes to it.
+
+        Kept while the path names no open file: its writer may not have moved on, and
+        it is where the search for files rotated meanwhile starts (:meth:`_successors`).
+        """
+        if h.dead:
+            return True
+        if self._live is None:
             return False
-        return self._live is not None or os.fstat(h.fd).st_nlink == 0
+        return h.fd is None or now - h.changed_at >= self.rotate_wait  # compressed: done
 
     def _read_live(self, out: list[RawLine], limit: int, now: float) -> None:
         for _ in range(8):  # bounded: a path rotating faster than this is read next call
@@ -390,7 +406,10 @@ class FileTailer:
                     return
                 # files that were at the path after the newest one read, and rotated
                 # away before we looked (several rotations in a row), come first
-                if newer := self._successors([x for x in reversed(self._prevs) if not x.dead]):
+                anchors = [x.identity(0) for x in reversed(self._prevs) if not x.dead]
+                if self._done is not None:
+                    anchors.append(replace(self._done, offset=0))
+                if newer := self._successors(anchors):
                     self._prevs += newer
                     self._read_predecessors(out, limit, now)
                     if len(out) >= limit:
@@ -444,7 +463,7 @@ class FileTailer:
         if copy is not None:
             h.fd, h.stream, h.dev, h.ino = copy
             # copies of later truncations, up to the file itself (maybe rotated by now)
-            self._prevs += self._successors([h], until=itself)
+            self._prevs += self._successors([h.identity(0)], until=itself)
         self._live = self._handle(again, 0)
         return self._live
 
@@ -468,22 +487,21 @@ class FileTailer:
                 cand.close()
         return None
 
-    def _successors(self, after: Sequence[_Handle], until: FileMark | None = None) -> list[_Handle]:
-        """Rotated siblings newer than the first of ``after`` (predecessors, newest
-        first) found among them, that no open handle reads: files that were at the path
-        and rotated away between two looks, or copies of later truncations, to read in
-        full before what comes next. ``until`` names a file (by inode or first bytes)
-        that bounds the search: the truncated file itself, wherever it is now."""
+    def _successors(
+        self, after: Sequence[FileMark], until: FileMark | None = None
+    ) -> list[_Handle]:
+        """Rotated siblings newer than the first of ``after`` (files read, newest first)
+        found among them, that no open handle reads: files that were at the path and
+        rotated away between two looks, or copies of later truncations, to read in full
+        before what comes next. ``until`` names a file (by inode or first bytes) that
+        bounds the search: the truncated file itself, wherever it is now."""
         if not after:
             return []
         reading = [x.identity(0) for x in self._prevs if not x.dead]
         cands = self._siblings()
         try:
             # an empty file rotated and deleted since cannot be found: try older ones
-            at = next(
-                (i for h in after if (i := _locate(h.identity(0), cands, ())) is not None),
-                None,
-            )
+            at = next((i for m in after if (i := _locate(m, cands, ())) is not None), None)
             if at is None:
                 return []
             found: list[_Handle] = []

@@ -14,19 +14,16 @@ Families: :mod:`.sshd`, :mod:`.pam` (any program's PAM lines), :mod:`.sudo`,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import msgspec
 
 from keibi.events.model import Event
 from keibi.parsers.auth import logind, pam, shadow, sshd, su_login, sudo
-from keibi.parsers.auth.generic import DATASET, Result, generic_event, headerless_event
+from keibi.parsers.auth.generic import DATASET, Handler, Result, generic_event, headerless_event
 from keibi.parsers.context import LineContext
 from keibi.parsers.syslog import Header, split_header
 
 __all__ = ["DATASET", "MAX_REPEAT", "PROGRAMS", "parse_auth_line"]
-
-Handler = Callable[[Header, str, int | None, LineContext, str], list[Event] | None]
 
 #: The most events one ``message repeated N times`` line yields.
 MAX_REPEAT = 1000
@@ -49,6 +46,7 @@ _PARSE_ERROR = ("parse-error",)
 
 
 def _message(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> list[Event]:
+    """The events of one message: its program's family, else PAM's, else the generic one."""
     handler = PROGRAMS.get(h[2])
     if handler is not None:
         events = handler(h, line, offset, ctx, msg)
@@ -82,19 +80,10 @@ def parse_auth_line(line: str, offset: int | None, ctx: LineContext) -> list[Eve
         if h is None:
             return [headerless_event(line, offset, ctx)]
         msg = h[4]
-        handler = PROGRAMS.get(h[2])
-        if handler is not None:
-            events = handler(h, line, offset, ctx, msg)
-            if events is not None:
-                return events
         if msg[:9] == "message r":
             events = _repeated(h, line, offset, ctx, msg)
             if events is not None:
                 return events
-        if handler is None and msg[:4] == "pam_":
-            events = pam.parse(h, line, offset, ctx, msg)
-            if events is not None:
-                return events
-        return [generic_event(h, line, offset, ctx, msg)]
+        return _message(h, line, offset, ctx, msg)
     except Exception:  # a bug must not lose the line: keep it, flagged
         return [headerless_event(line, offset, ctx, _PARSE_ERROR)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from typing import Any
 
 from keibi.events.model import Event
@@ -19,6 +20,12 @@ from keibi.parsers.syslog import Header
 DATASET = "keibi.auth"
 LOG_INJECTION = "log-injection"
 INJECTION_FLAGS: tuple[str, ...] = (LOG_INJECTION,)
+
+#: What a family's parse function returns: its events, or None for "not mine".
+Result = list[Event] | None
+#: A family's parse function: (header, line, offset, context, message) -> Result. The
+#: message is the header's, or the inner one of a ``message repeated`` line.
+Handler = Callable[[Header, str, int | None, LineContext, str], Result]
 
 # event.category / event.type values, shared so every event holds the same tuples.
 AUTHENTICATION = ("authentication",)
@@ -48,12 +55,13 @@ _IPV4 = re.compile(
 _SCOPE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 _IP_CACHE: dict[str, bool] = {}
 _IP_CACHE_MAX = 65536
+_IP_MAX_LEN = 80  # the longest IPv6 text with a scope; longer text is never an address
 
 
 def _check_ip(text: str) -> bool:
     if _IPV4.fullmatch(text) is not None:
         return True
-    if ":" not in text or len(text) > 80 or not text.isascii():
+    if ":" not in text or len(text) > _IP_MAX_LEN or not text.isascii():
         return False
     addr, pct, scope = text.partition("%")
     if pct and _SCOPE.fullmatch(scope) is None:
@@ -70,9 +78,10 @@ def is_ip(text: str) -> bool:
     ok = _IP_CACHE.get(text)
     if ok is None:
         ok = _check_ip(text)
-        if len(_IP_CACHE) >= _IP_CACHE_MAX:
-            _IP_CACHE.clear()
-        _IP_CACHE[text] = ok
+        if len(text) <= _IP_MAX_LEN:  # never keep attacker-sized keys
+            if len(_IP_CACHE) >= _IP_CACHE_MAX:
+                _IP_CACHE.clear()
+            _IP_CACHE[text] = ok
     return ok
 
 
@@ -111,7 +120,7 @@ def event(
     flags: tuple[str, ...] | None = None,
     reason: str | None = None,
 ) -> Event:
-    """An auth event with the fields most families fill (the fast, common shape).
+    """An auth event with the fields most families fill.
 
     ``ip`` must already be validated; ``user`` also fills ``related.user``.
     """
@@ -200,9 +209,10 @@ def headerless_event(
     line: str, offset: int | None, ctx: LineContext, flags: tuple[str, ...] | None = None
 ) -> Event:
     """The ``log-line`` event of a line without a syslog header: the time is the reference
-    time (``ctx.ref_time``), the host the configured one."""
+    time (``ctx.ref_time``, to the microsecond like every parsed time), the host the
+    configured one."""
     return Event(
-        timestamp=ctx.ref_time,
+        timestamp=round(ctx.ref_time, 6),
         action="log-line",
         dataset=DATASET,
         original=line,
@@ -212,7 +222,3 @@ def headerless_event(
         log_offset=offset,
         flags=flags,
     )
-
-
-#: What a family's parse function returns: its events, or None for "not mine".
-Result = list[Event] | None

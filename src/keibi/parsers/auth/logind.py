@@ -35,68 +35,22 @@ def parse(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) 
         if cls is not None:
             extra["keibi.session.class"] = cls
             extra["keibi.session.type"] = kind
-        return [
-            make(
-                h,
-                line,
-                offset,
-                ctx,
-                msg,
-                "logind-session-new",
-                SESSION,
-                START,
-                "success",
-                user_name=user,
-                related_user=(user,),
-                extra=extra,
-            )
-        ]
+        ev = make(h, line, offset, ctx, msg, "logind-session-new", SESSION, START, "success",
+                  user_name=user, related_user=(user,), extra=extra)  # fmt: skip
+        return [ev]
     m = _LOGGED_OUT.match(msg)
     if m is not None:
-        return [
-            make(
-                h,
-                line,
-                offset,
-                ctx,
-                msg,
-                "logind-session-logout",
-                SESSION,
-                END,
-                "success",
-                extra={"keibi.session.id": m[1]},
-            )
-        ]
+        ev = make(h, line, offset, ctx, msg, "logind-session-logout", SESSION, END, "success",
+                  extra={"keibi.session.id": m[1]})  # fmt: skip
+        return [ev]
     m = _REMOVED.match(msg)
     if m is not None:
-        return [
-            make(
-                h,
-                line,
-                offset,
-                ctx,
-                msg,
-                "logind-session-removed",
-                SESSION,
-                END,
-                "success",
-                extra={"keibi.session.id": m[1]},
-            )
-        ]
+        ev = make(h, line, offset, ctx, msg, "logind-session-removed", SESSION, END, "success",
+                  extra={"keibi.session.id": m[1]})  # fmt: skip
+        return [ev]
     m = _SEAT.match(msg)
     if m is not None:
-        return [
-            make(
-                h,
-                line,
-                offset,
-                ctx,
-                msg,
-                "logind-seat-new",
-                HOST,
-                INFO,
-                None,
-                extra={"keibi.seat": m[1]},
-            )
-        ]
+        ev = make(h, line, offset, ctx, msg, "logind-seat-new", HOST, INFO, None,
+                  extra={"keibi.seat": m[1]})  # fmt: skip
+        return [ev]
     return None

@@ -58,16 +58,10 @@ def _kv_fields(text: str) -> tuple[str | None, str | None, str | None, str | Non
 
 
 def _failure_event(
-    h: Header,
-    line: str,
-    offset: int | None,
-    ctx: LineContext,
-    msg: str,
-    action: str,
-    service: str | None,
-    fields: str,
-    extra: dict[str, Any],
-) -> Event:
+    h: Header, line: str, offset: int | None, ctx: LineContext, msg: str,
+    action: str, service: str | None, fields: str, extra: dict[str, Any],
+) -> Event:  # fmt: skip
+    """A failed authentication as PAM's field list tells it (``extra`` is filled in)."""
     logname, tty, ruser, rhost, user = _kv_fields(fields)
     if service:
         extra["keibi.pam.service"] = service
@@ -112,14 +106,9 @@ def _failure_event(
 
 
 def _session(
-    h: Header,
-    line: str,
-    offset: int | None,
-    ctx: LineContext,
-    msg: str,
-    service: str,
+    h: Header, line: str, offset: int | None, ctx: LineContext, msg: str, service: str,
     text: str,
-) -> Event | None:
+) -> Event | None:  # fmt: skip
     if text.startswith("session opened for user "):
         m = _OPENED.match(text, 24)
         if m is None:
@@ -188,22 +177,12 @@ def parse(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) 
         return [_failure_event(h, line, offset, ctx, msg, action, service, text[24:], {})]
     if first == "password" and text.startswith("password changed for "):
         target = text[21:]
-        return [
-            make(
-                h,
-                line,
-                offset,
-                ctx,
-                msg,
-                "password-changed",
-                IAM,
-                _USER_CHANGE,
-                "success",
-                user_target_name=target,
-                related_user=(target,) if target else None,
-                extra={"keibi.pam.service": service},
-            )
-        ]
+        ev = make(
+            h, line, offset, ctx, msg, "password-changed", IAM, _USER_CHANGE, "success",
+            user_target_name=target, related_user=(target,) if target else None,
+            extra={"keibi.pam.service": service},
+        )  # fmt: skip
+        return [ev]
     return None
 
 

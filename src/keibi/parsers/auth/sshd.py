@@ -12,7 +12,6 @@ taken from the left, right after sshd's fixed words.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -28,6 +27,7 @@ from keibi.parsers.auth.generic import (
     NETWORK,
     PROCESS,
     START,
+    Handler,
     Result,
     event,
     injection_flags,
@@ -37,8 +37,6 @@ from keibi.parsers.auth.generic import (
 )
 from keibi.parsers.context import LineContext
 from keibi.parsers.syslog import Header
-
-Handler = Callable[[Header, str, int | None, LineContext, str], list[Event] | None]
 
 PROGRAMS = ("sshd", "sshd-session", "sshd-auth")
 
@@ -91,9 +89,6 @@ _PAM_KBD = re.compile(
 )
 
 
-_flags = injection_flags
-
-
 def _ip(text: str) -> str | None:
     return text if is_ip(text) else None
 
@@ -124,9 +119,9 @@ def _attempt(h: Header, line: str, offset: int | None, ctx: LineContext, msg: st
             extra["keibi.ssh.key_fingerprint"] = parts[1]
         else:
             extra["keibi.ssh.auth_info"] = info
-        flags = _flags(info)
+        flags = injection_flags(info)
     if " " in user:
-        flags = _flags(user) or flags
+        flags = injection_flags(user) or flags
     if verb == "Accepted":
         outcome = "success"
     elif verb == "Failed":
@@ -189,7 +184,7 @@ def _invalid(h: Header, line: str, offset: int | None, ctx: LineContext, msg: st
             log_offset=offset,
             related_ip=(ip,) if ip else None,
             related_user=(user,) if user else None,
-            flags=_flags(user) if " " in user else None,
+            flags=injection_flags(user) if " " in user else None,
             extra={"keibi.ssh.invalid_user": True},
         )
     ]
@@ -225,7 +220,7 @@ def _remote(
             log_offset=offset,
             related_ip=(ip,) if ip else None,
             related_user=(user,) if user else None,
-            flags=_flags(user) if user and " " in user else None,
+            flags=injection_flags(user) if user and " " in user else None,
             extra=_invalid_extra(state) if state else None,
         )
     ]
@@ -307,7 +302,7 @@ def _max_auth(h: Header, line: str, offset: int | None, ctx: LineContext, msg: s
     ev = event(
         h, line, offset, ctx, msg, "ssh-max-auth-exceeded", AUTHENTICATION, INFO, "failure",
         user=user, ip=_ip(host), port=int(port), extra=_invalid_extra(invalid),
-        flags=_flags(user),
+        flags=injection_flags(user),
     )  # fmt: skip
     return [ev]
 
@@ -421,7 +416,7 @@ def _pam_word(h: Header, line: str, offset: int | None, ctx: LineContext, msg: s
         extra["keibi.ssh.invalid_user"] = True
     ev = make(
         h, line, offset, ctx, msg, "pam-auth-failure", AUTHENTICATION, INFO, "failure",
-        user_name=user, related_user=(user,) if user else None, flags=_flags(user),
+        user_name=user, related_user=(user,) if user else None, flags=injection_flags(user),
         extra=extra, **source_fields(host),
     )  # fmt: skip
     return [ev]

@@ -45,31 +45,27 @@ _EXTRA_KEYS = {
 def _fields(body: str) -> tuple[str | None, dict[str, str], bool]:
     """(reason, KEY -> value, ambiguous) of the text after ``user : ``."""
     parts = body.split(" ; ")
-    fields: dict[str, str] = {}
-    reason: str | None = None
-    last: str | None = None
+    values: dict[str, list[str]] = {}
+    reason: list[str] = []
+    last: list[str] | None = None
     ambiguous = False
     for i, part in enumerate(parts):
         eq = part.find("=")
         key = part[:eq] if eq > 0 else ""
-        if key == "COMMAND":
-            rest = " ; ".join(parts[i:])[8:]
-            fields["COMMAND"] = rest
-            if _INJECTED.search(rest) is not None:
-                ambiguous = True
+        if key == "COMMAND":  # the last field: the rest of the line is the command
+            command = " ; ".join(parts[i:])[8:]
+            values["COMMAND"] = [command]
+            ambiguous = ambiguous or _INJECTED.search(command) is not None
             break
-        if key in _KEYS and key not in fields:
-            fields[key] = part[eq + 1 :]
-            last = key
-        elif last is not None:
-            fields[last] += " ; " + part
-            if key in _KEYS:
-                ambiguous = True
-        elif reason is None:
-            reason = part
+        if key in _KEYS and key not in values:
+            last = values[key] = [part[eq + 1 :]]
+        elif last is not None:  # a value that holds " ; "
+            last.append(part)
+            ambiguous = ambiguous or key in _KEYS
         else:
-            reason += " ; " + part
-    return reason, fields, ambiguous
+            reason.append(part)
+    fields = {key: " ; ".join(value) for key, value in values.items()}
+    return " ; ".join(reason) if reason else None, fields, ambiguous
 
 
 def _action(reason: str) -> tuple[str, int | None]:
