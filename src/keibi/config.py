@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -48,6 +49,11 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     poll_interval: float = 0.25
     # Read files found at first start from their beginning (True) or from their end.
     read_existing: bool = False
+    # The systemd journal: "auto" (when this host has one), "on", "off".
+    journald: Literal["auto", "on", "off"] = "auto"
+    # The kernel audit multicast group: "auto" (as root, when auditd's log is not
+    # followed), "on", "off". Reading it is passive: keibi adds no audit rules itself.
+    audit_netlink: Literal["auto", "on", "off"] = "auto"
 
 
 def load_config(path: str | None) -> Config:

@@ -22,8 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import msgspec
-
+from keibi.agent.live import AuditNetlinkSource, FileSource, JournalSource, LiveSource
 from keibi.agent.sources import PlannedSource
 from keibi.engine.engine import AlertUpdate, Engine
 from keibi.events.model import Event
@@ -31,21 +30,17 @@ from keibi.parsers.context import LineContext
 from keibi.parsers.registry import source_type
 from keibi.parsers.stream import StreamParser
 from keibi.sinks.base import Sink
-from keibi.sources.tailer import Checkpoint, FileTailer, wait_for_change
+from keibi.sources.tailer import wait_for_change
 from keibi.store.sqlite import Store
 
 ENGINE_STATE = "engine"
 STATUS_KEY = "agent"
 
 
-def _tail_key(path: str) -> str:
-    return f"tail:{path}"
-
-
 @dataclass(slots=True)
 class _Followed:
     planned: PlannedSource
-    tailer: FileTailer
+    source: LiveSource
     parser: StreamParser
     ctx: LineContext
     lines: int = 0
@@ -84,6 +79,7 @@ class Agent:
         max_line_bytes: int = 65536,
         notes: list[str] | None = None,
         log: Callable[[str], None] | None = None,
+        retention_days: float = 30.0,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -91,6 +87,8 @@ class Agent:
         self.host_name = host_name or socket.gethostname()
         self.batch_lines = batch_lines
         self.poll_interval = poll_interval
+        self.retention = retention_days * 86400.0
+        self.pruned = 0
         self.stats = AgentStats()
         self.notes = list(notes or [])
         self._log = log or (lambda _msg: None)
@@ -100,17 +98,25 @@ class Agent:
         if state is not None:
             engine.restore(state)
         for planned in sources:
-            raw = store.get_checkpoint(_tail_key(planned.path))
-            cp = msgspec.msgpack.decode(raw, type=Checkpoint) if raw is not None else None
-            # First start, no checkpoint: an existing log is history, not news, unless
-            # the admin asks for it (read_existing) or the file was named explicitly.
-            at_end = cp is None and not read_existing and planned.origin != "command line"
-            tailer = FileTailer(planned.path, checkpoint=cp, start_at_end=at_end,
-                                max_line_bytes=max_line_bytes)
+            source = self._open(planned, read_existing, max_line_bytes)
             st = source_type(planned.type)
             ctx = LineContext(path=planned.path, dataset=st.dataset,
                               hostname=self.host_name)
-            self._followed.append(_Followed(planned, tailer, st.make_parser(), ctx))
+            self._followed.append(_Followed(planned, source, st.make_parser(), ctx))
+
+    def _open(self, planned: PlannedSource, read_existing: bool,
+              max_line_bytes: int) -> LiveSource:
+        if planned.kind == "journald":
+            cp = self.store.get_checkpoint("journald")
+            return JournalSource(cp, start_at_end=not read_existing)
+        if planned.kind == "audit-netlink":
+            return AuditNetlinkSource()
+        cp = self.store.get_checkpoint(f"tail:{planned.path}")
+        # First start, no checkpoint: an existing log is history, not news, unless
+        # the admin asks for it (read_existing) or the file was named explicitly.
+        at_end = cp is None and not read_existing and planned.origin != "command line"
+        return FileSource(planned.path, planned.type, cp, start_at_end=at_end,
+                          max_line_bytes=max_line_bytes)
 
     # -- control -------------------------------------------------------------------------
     def stop(self, *_args: object) -> None:
@@ -141,7 +147,7 @@ class Agent:
 
         for f in self._followed:
             try:
-                batch = f.tailer.read_batch(self.batch_lines)
+                batch = f.source.read_batch(self.batch_lines)
             except OSError as exc:
                 f.last_error = f"{f.planned.path}: {exc}"
                 self.stats.last_error = f.last_error
@@ -151,8 +157,8 @@ class Agent:
             f.ctx.set_ref_time(now)
             feed = f.parser.feed
             ctx = f.ctx
-            for raw in batch:
-                for ev in feed(raw.text, raw.offset, ctx):
+            for text, offset in batch:
+                for ev in feed(text, offset, ctx):
                     events.append(ev)
                     take(process(ev))
             f.lines += len(batch)
@@ -164,10 +170,7 @@ class Agent:
         take(self.engine.advance(now))
         if not events and not updates and not lines_read:
             return 0
-        checkpoints = {
-            _tail_key(f.planned.path): msgspec.msgpack.encode(f.tailer.checkpoint())
-            for f in self._followed
-        }
+        checkpoints = {f.source.key: f.source.checkpoint() for f in self._followed}
         checkpoints[ENGINE_STATE] = self.engine.snapshot()
         alerts = [u.alert for u in updates.values()]
         self.store.commit(events, alerts, checkpoints)
@@ -189,15 +192,15 @@ class Agent:
     def status(self) -> dict[str, Any]:
         sources = []
         for f in self._followed:
-            st = f.tailer.status()
+            st = f.source.status()
             sources.append({
                 "path": f.planned.path,
                 "type": f.planned.type,
                 "origin": f.planned.origin,
-                "active": bool(st.get("exists")),
+                "active": bool(st.get("active")),
                 "lines": f.lines,
-                "tailer": st,
-                "last_error": f.last_error,
+                "reader": st,
+                "last_error": f.last_error or st.get("last_error"),
             })
         return {
             "pid": os.getpid(),
@@ -212,6 +215,7 @@ class Agent:
             "commits": self.stats.commits,
             "sink_errors": self.stats.sink_errors,
             "dropped": 0,
+            "events_pruned": self.pruned,
             "queue_depth": 0,
             "last_error": self.stats.last_error,
             "sources": sources,
@@ -222,11 +226,26 @@ class Agent:
     def _write_status(self) -> None:
         self.store.set_status(STATUS_KEY, json.dumps(self.status(), default=str))
 
+    def _wait(self) -> None:
+        """Sleep until a file changes or poll_interval passes (journal and audit: polled)."""
+        tailers = [f.source.tailer for f in self._followed if isinstance(f.source, FileSource)]
+        if len(tailers) == len(self._followed):
+            wait_for_change(tailers, self.poll_interval)
+            return
+        journals = [f.source for f in self._followed if isinstance(f.source, JournalSource)]
+        if tailers:
+            wait_for_change(tailers, self.poll_interval / 2)
+        if journals:
+            journals[0].reader.wait(self.poll_interval / 2)
+        elif not tailers:
+            time.sleep(self.poll_interval / 2)
+
     # -- main loop -----------------------------------------------------------------------
     def run(self, *, max_seconds: float | None = None, status_every: float = 2.0) -> None:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         last_status = 0.0
         last_events = 0
+        next_prune = 0.0
         self._write_status()
         try:
             while not self._stop:
@@ -238,14 +257,20 @@ class Agent:
                     last_events = self.stats.events
                     last_status = mono
                     self._write_status()
+                if mono >= next_prune and self.retention > 0:
+                    next_prune = mono + 3600.0
+                    try:
+                        self.pruned += self.store.prune(time.time() - self.retention)
+                    except Exception as exc:  # retention must not stop detection
+                        self.stats.last_error = f"retention: {exc}"
                 if deadline is not None and mono >= deadline:
                     break
                 if read < self.batch_lines:
-                    wait_for_change([f.tailer for f in self._followed], self.poll_interval)
+                    self._wait()
         finally:
             self._write_status()
             for f in self._followed:
-                f.tailer.close()
+                f.source.close()
             for sink in self.sinks:
                 sink.close()
 

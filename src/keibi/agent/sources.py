@@ -18,6 +18,7 @@ class PlannedSource:
     type: str
     origin: str  # "distro:debian", "config", "command line"
     found: bool
+    kind: str = "file"  # "file", "journald" or "audit-netlink"
 
 
 def plan_sources(
@@ -62,4 +63,28 @@ def plan_sources(
                 add(path, stype, "config")
     for spec in config.follow:
         add(spec.path, spec.type, "config")
+    _add_streams(config, planned, notes)
     return planned, notes
+
+
+def _add_streams(config: Config, planned: list[PlannedSource], notes: list[str]) -> None:
+    """The journal and the audit netlink group, where this host has them."""
+    from keibi.agent.live import journal_available
+
+    wanted = config.enabled_sources
+    if config.journald != "off" and (not wanted or "journald" in wanted):
+        found = journal_available()
+        if found or config.journald == "on":
+            planned.append(PlannedSource("journald", "journald", "host", found, "journald"))
+        else:
+            notes.append("journald: no journal on this host (no /var/log/journal or "
+                         "/run/log/journal with files)")
+    if config.audit_netlink != "off" and (not wanted or "audit" in wanted):
+        audit_file = any(p.type == "audit" and p.found for p in planned)
+        if config.audit_netlink == "on" or (not audit_file and os.geteuid() == 0):
+            planned.append(PlannedSource("audit-netlink", "audit", "host", True,
+                                         "audit-netlink"))
+        elif audit_file:
+            notes.append("audit: auditd's log is followed; the netlink group is not read")
+        else:
+            notes.append("audit: the netlink group needs root; not read")

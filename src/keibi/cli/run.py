@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     agent = Agent(store=store, engine=engine, sources=planned, sinks=sinks,
                   host_name=config.host_name, poll_interval=config.poll_interval,
                   read_existing=config.read_existing, max_line_bytes=config.max_line_bytes,
-                  notes=notes)
+                  notes=notes, retention_days=config.retention_days)
     agent.install_signal_handlers()
     dashboard = None
     if config.dashboard.enabled and not args.no_dashboard:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(data_dir)
     try:
         raw = store.get_status("agent")
-        stats = store.stats()
+        stats = dataclasses.asdict(store.stats())
     finally:
         store.close()
     st = json.loads(raw) if raw else None
@@ -63,5 +64,6 @@ def run(args: argparse.Namespace) -> int:
                   + (f" error: {s['last_error']}" if s["last_error"] else "") + "\n")
     for note in st.get("notes", []):
         out.write(f"  note: {note}\n")
-    out.write(f"store: {json.dumps(stats, default=str)}\n")
+    out.write(f"store: {stats['events']} events, {stats['alerts']} alerts, "
+              f"{(stats['db_bytes'] + stats['wal_bytes']) / 1e6:.1f} MB at {stats['path']}\n")
     return 0
