@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.live.agent import RunningAgent, alert_kind, jsonl_alerts, keibi, wait_alerts
-from tests.live.daemons import Rsyslog, Sshd, LocalUser, have_daemons, wait_for
+from tests.live.daemons import LocalUser, Rsyslog, Sshd, have_daemons, wait_for
 
 pytestmark = pytest.mark.slow
 
