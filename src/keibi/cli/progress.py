@@ -28,17 +28,19 @@ def _total(paths: Sequence[str]) -> int:
 
 @contextmanager
 def progress_for(
-    paths: Sequence[str], report: ReadReport
+    paths: Sequence[str], report: ReadReport | None = None
 ) -> Iterator[Callable[[int], None] | None]:
     """Yields a byte-count callback driving a bar on stderr, or None when not useful."""
     total = _total(paths)
     if not sys.stderr.isatty() or total < _MIN_BYTES:
         yield None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), transient=True, console=None) as prog:
+                  TimeRemainingColumn(), transient=True,
+                  console=Console(stderr=True)) as prog:
         task = prog.add_task("reading logs", total=total)
 
         def advance(n: int) -> None:

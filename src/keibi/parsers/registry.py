@@ -7,6 +7,7 @@ state) and a content test used when ``keibi hunt`` meets a file it cannot name.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ SOURCE_TYPES: dict[str, SourceType] = {
     for st in (
         # `journalctl -o json` exports: one JSON object per line, each with its cursor.
         SourceType("journald", "keibi.journald", _journald, (),
-                   re.compile(r'^\{.*"__CURSOR"')),
+                   re.compile(r'^\{.*"(?:__CURSOR|__REALTIME_TIMESTAMP)"')),
         SourceType("audit", "keibi.audit", _audit, ("audit.log",),
                    re.compile(r"^(?:node=\S+ )?type=\w+ msg=audit\(\d+\.\d+:\d+\)")),
         SourceType("dpkg", "keibi.dpkg", _dpkg, ("dpkg.log",),
@@ -148,3 +149,63 @@ def guess_type(file_name: str, head: list[str]) -> str | None:
         if st.sniff is not None and any(st.sniff.search(line) for line in head):
             return st.name
     return None
+
+
+# -- why a file is not read ------------------------------------------------------------
+
+#: Binary files of /var/log that hold login records (utmp format, lastlog, faillog).
+LOGIN_RECORD_FILES = frozenset({"wtmp", "btmp", "utmp", "lastlog", "faillog"})
+_JOURNAL_MAGIC = b"LPKSHHRH"
+_TEXT_BYTES = frozenset(b"\t\n\r\f\b\x1b\x1d") | frozenset(range(0x20, 0x7F))
+
+
+def _looks_binary(data: bytes) -> bool:
+    """NUL bytes, or more than a tenth of bytes that are neither text nor UTF-8."""
+    if not data:
+        return False
+    if b"\0" in data:
+        return True
+    try:
+        data.decode("utf-8")
+        return False
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(data) - 4:  # a character cut by the sample's end
+            return False
+    odd = sum(1 for b in data if b not in _TEXT_BYTES and b < 0x80)
+    high = sum(1 for b in data if b >= 0x80)
+    return (odd + high) * 10 > len(data)
+
+
+def skip_reason(path: str, sample: int = 4096) -> str:
+    """Why ``keibi hunt`` does not read ``path`` (which :func:`guess_type` could not
+    name): empty, unreadable, a binary journal or login-record file, other binary data
+    (compressed or not), or text in no format keibi knows (its first line is quoted)."""
+    from keibi.sources.files import compression_of, open_stream
+
+    name = os.path.basename(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(8)
+        compression = compression_of(raw)
+        with open_stream(path) as stream:
+            data = stream.read(sample)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    except (EOFError, ValueError) as exc:  # damaged compressed data
+        return f"cannot be read: {exc}"
+    packed = f"{compression}-compressed " if compression else ""
+    if not data:
+        return f"empty {packed}file"
+    if data.startswith(_JOURNAL_MAGIC):
+        return ("binary systemd journal file; export it with `journalctl --file "
+                f"{path} -o json > export.json` and hunt the export")
+    if base_name(name) in LOGIN_RECORD_FILES or name.split(".")[0] in LOGIN_RECORD_FILES:
+        return ("binary login records (utmp/wtmp/btmp/lastlog/faillog), not a text log; "
+                "read them with `last -f` or `utmpdump`")
+    if _looks_binary(data):
+        return f"{packed}binary data, not a text log"
+    first = next((ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()),
+                 "")
+    if len(first) > 60:
+        first = first[:57] + "..."
+    return f"{packed}text in no log format keibi knows (first line: {first!r})"

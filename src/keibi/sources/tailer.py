@@ -28,6 +28,13 @@ reading the *file* it has open after that path moves on:
 - **symbolic links**: a path that is (or becomes) a symbolic link is not followed unless
   ``follow_symlinks=True``; either way it is reported in ``warnings`` and ``status()``,
   since a log replaced by a link is a classic way to blind or abuse a reader.
+- **indicator removal** (T1070.002): what is not a rotation is reported as a
+  :class:`~keibi.sources.notices.LogNotice` (:meth:`FileTailer.take_notices`): the file
+  truncated or rewritten in place with no rotated sibling holding what it had, deleted
+  (unlinked) with no file taking its place within ``rotate_wait`` seconds, or a regular
+  file replaced by a symbolic link. A resumed tailer reports the first two when they
+  happened while it was not running (the checkpointed file shrank, or is gone with the
+  path).
 
 Lines are decoded by the rules of :mod:`keibi.sources.lines`; an unfinished last line
 is held until its newline arrives, or returned once it has sat unchanged for
@@ -52,6 +59,7 @@ from msgspec.structs import replace
 
 from keibi.sources.files import compression_of, open_stream, rotated_siblings
 from keibi.sources.lines import DEFAULT_MAX_LINE_BYTES, LineSplitter, LineStats, RawLine
+from keibi.sources.notices import DELETED, SYMLINK, TRUNCATED, LogNotice
 
 try:
     from inotify_simple import INotify, flags  # type: ignore[import-untyped]
@@ -73,6 +81,7 @@ _EMPTY_FP = hashlib.sha256(b"").hexdigest()
 _POLL_INTERVAL = 0.25
 _TAIL_SCAN = 1 << 16
 _MAX_WARNINGS = 100
+_MAX_NOTICES = 1000
 
 
 class FileMark(msgspec.Struct, frozen=True, kw_only=True):
@@ -244,6 +253,11 @@ class FileTailer:
         self.last_error: str | None = None
         self.rotations = 0
         self.truncations = 0
+        self.notices: list[LogNotice] = []  # not yet taken (take_notices)
+        self.notices_total = 0
+        self._regular = checkpoint is not None and checkpoint.inode != 0  # seen a file
+        self._gone_since: float | None = None  # monotonic: the path named no file
+        self._gone_told = False
         self._lines = 0
         self._exists = False
         self._symlink: str | None = None
@@ -275,6 +289,11 @@ class FileTailer:
         except OSError as e:
             self._error(e)
         self._lines += len(out)
+        return out
+
+    def take_notices(self) -> list[LogNotice]:
+        """The indicator-removal notices seen since the last call (oldest first)."""
+        out, self.notices = self.notices, []
         return out
 
     def checkpoint(self) -> Checkpoint:
@@ -316,6 +335,7 @@ class FileTailer:
             "truncated": self.stats.truncated,
             "rotations": self.rotations,
             "truncations": self.truncations,
+            "notices": self.notices_total,
             "last_error": self.last_error,
             "warnings": list(self.warnings),
         }
@@ -403,7 +423,10 @@ class FileTailer:
             h = self._live
             if h is None:
                 if self._stat_path() is None:
+                    self._check_gone(now)
                     return
+                self._gone_since = None
+                self._gone_told = False
                 # files that were at the path after the newest one read, and rotated
                 # away before we looked (several rotations in a row), come first
                 anchors = [x.identity(0) for x in reversed(self._prevs) if not x.dead]
@@ -434,6 +457,8 @@ class FileTailer:
             self._prevs.append(h)
             self._live = None
             self.rotations += 1
+            if st is None:
+                self._gone_since = now
             self._read_predecessors(out, limit, now)
             if st is None or len(out) >= limit:
                 return
@@ -457,6 +482,11 @@ class FileTailer:
             fingerprint_size=len(now_head),
         )
         copy = self._find_copy(h)
+        if copy is None and not self._has_copy(h.head):
+            what = "cut short" if size < pos else "rewritten in place"
+            self._notice(TRUNCATED, f"{self.path} was {what} ({pos} bytes read, {size} now) "
+                         "and no rotated file holds what it had",
+                         size_before=pos, size_after=size, inode=h.ino)
         h.close()
         h.changed_at = now
         self._prevs.append(h)
@@ -486,6 +516,50 @@ class FileTailer:
             for cand in cands:
                 cand.close()
         return None
+
+    def _has_copy(self, head: bytes) -> bool:
+        """Whether a rotated sibling starts as the file did (a copy, maybe shorter)."""
+        if not head:
+            return False
+        cands = self._siblings()
+        try:
+            for cand in cands:
+                got = cand.head(len(head))
+                if got and head.startswith(got):
+                    return True
+            return False
+        finally:
+            for cand in cands:
+                cand.close()
+
+    def _check_gone(self, now: float) -> None:
+        """The path names no file: once ``rotate_wait`` has passed, a followed file that
+        was unlinked (not renamed: nothing took its place) is reported as deleted."""
+        if self._gone_since is None:
+            self._gone_since = now
+        if self._gone_told or now - self._gone_since < self.rotate_wait:
+            return
+        self._gone_told = True
+        if self._symlink is not None:
+            return  # replaced by a link: reported as such
+        last = next((h for h in reversed(self._prevs) if h.fd is not None), None)
+        if last is None or last.fd is None:
+            return
+        try:
+            st = os.fstat(last.fd)
+        except OSError:
+            return
+        if st.st_nlink == 0:
+            self._notice(DELETED, f"{self.path} was deleted and nothing took its place "
+                         f"within {self.rotate_wait:g}s", size_before=st.st_size,
+                         inode=last.ino)
+
+    def _notice(self, action: str, detail: str, **kw: Any) -> None:
+        self.notices_total += 1
+        self._warn(detail)
+        if len(self.notices) < _MAX_NOTICES:
+            self.notices.append(LogNotice(action=action, path=self.path, time=time.time(),
+                                          detail=detail, **kw))
 
     def _successors(
         self, after: Sequence[FileMark], until: FileMark | None = None
@@ -528,12 +602,16 @@ class FileTailer:
         self._exists = True
         if not stat.S_ISLNK(st.st_mode):
             self._symlink = None
+            self._regular = True
             return st
         target = os.readlink(self.path)
         if target != self._symlink:
             self._symlink = target
             what = "following it" if self.follow_symlinks else "not followed"
             self._warn(f"{self.path} is a symbolic link to {target} ({what})")
+            if self._regular:
+                self._notice(SYMLINK, f"{self.path} was replaced by a symbolic link to "
+                             f"{target} ({what})", target=target)
         if not self.follow_symlinks:
             self.last_error = f"{self.path} is a symbolic link, not followed"
             return None
@@ -624,6 +702,7 @@ class FileTailer:
                 self._warn(
                     f"{self.path}: the checkpointed file is gone; reading the current one from 0"
                 )
+                self._removed_while_stopped(cp, live)
             first = min(found) if found else len(cands) - (live is not None)
             for i in range(first, len(cands)):
                 h = self._open_candidate(cands[i], found[i].offset if i in found else 0)
@@ -634,6 +713,25 @@ class FileTailer:
         finally:
             for cand in cands:
                 cand.close()
+
+    def _removed_while_stopped(self, cp: Checkpoint, live: _Candidate | None) -> None:
+        """Neither the checkpointed file nor a copy of it is found: it was cut short in
+        place (the same file is at the path) or deleted (no file is), while no tailer
+        ran. A file of another inode at the path tells nothing sure: files rotated out
+        of the kept set look the same."""
+        if not cp.inode or self._symlink is not None:
+            return
+        if live is None:
+            if not self._exists:
+                self._notice(DELETED, f"{self.path} was deleted while keibi was not "
+                             "running; no rotated file holds what it had",
+                             size_before=cp.offset, inode=cp.inode, while_stopped=True)
+            return
+        if (live.dev, live.ino) == (cp.dev, cp.inode):
+            self._notice(TRUNCATED, f"{self.path} was cut short or rewritten while keibi was "
+                         f"not running ({cp.offset} bytes read, {live.size} now) and no "
+                         "rotated file holds what it had", size_before=cp.offset,
+                         size_after=live.size, inode=cp.inode, while_stopped=True)
 
     def _open_candidate(self, cand: _Candidate, offset: int) -> _Handle:
         if cand.compression is None:
@@ -688,7 +786,10 @@ class FileTailer:
             for h in (*self._prevs, self._live)
             if h is not None and h.splitter.pending
         ]
-        times += [h.changed_at + self.rotate_wait for h in self._prevs]
+        if self._live is not None:  # else predecessors are kept: no timer to wait for
+            times += [h.changed_at + self.rotate_wait for h in self._prevs]
+        elif self._gone_since is not None and not self._gone_told and self._prevs:
+            times.append(self._gone_since + self.rotate_wait)
         return min(times) if times else None
 
     def _watch_dirs(self) -> set[str]:
