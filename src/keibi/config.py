@@ -37,6 +37,9 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sources: dict[str, list[str]] = {}
     # Extra files to follow, each with its source type.
     follow: list[FollowSpec] = []
+    # Binary logs only watched for truncation, deletion or a symbolic link in their place
+    # (None: the distro's default, wtmp/btmp/lastlog; [] watches none).
+    watch_only: list[str] | None = None
     # Only these source types are followed (empty: all known types).
     enabled_sources: list[str] = []
     retention_days: float = 30.0

@@ -40,9 +40,12 @@ def build_engine(
     clock: Clock | None = None,
     rule_set: LoadResult | None = None,
     strict: bool = False,
+    updates: bool = True,
 ) -> Engine:
     """An engine over the configured rules. With ``strict`` any rule error is fatal;
-    otherwise rule errors are the caller's to report, and only an empty rule set is."""
+    otherwise rule errors are the caller's to report, and only an empty rule set is.
+    ``updates=False``: :meth:`Engine.process` yields no alert updates (offline runs read
+    closed alerts with :meth:`Engine.drain_closed` instead)."""
     result = rule_set if rule_set is not None else load_rule_set(config, extra_paths,
                                                                  builtin=builtin)
     if result.errors and strict:
@@ -50,4 +53,4 @@ def build_engine(
     if not result.rules:
         why = "; ".join(str(e) for e in result.errors[:3]) or "no rule files found"
         raise RuleLoadError(f"no rules to run: {why}")
-    return Engine(result.rules, clock=clock)
+    return Engine(result.rules, clock=clock, updates=updates)

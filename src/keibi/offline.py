@@ -12,12 +12,15 @@ import heapq
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import attrgetter
 
+from keibi.engine.index import Prefilter
 from keibi.events.model import Event
+from keibi.offline_pool import Batch, ChunkResult, ParsePool, is_stateless, pooled_batches
 from keibi.parsers.context import LineContext
 from keibi.parsers.registry import base_name, guess_type, source_type
-from keibi.sources.files import expand_inputs, iter_lines
+from keibi.sources.files import expand_inputs, iter_batches, iter_lines
 from keibi.sources.lines import LineStats
 
 
@@ -77,12 +80,13 @@ def plan_inputs(
     return list(sets.values())
 
 
-def _set_events(
+def _set_batches(
     s: _Set,
     report: ReadReport,
     max_line_bytes: int,
     on_bytes: Callable[[int], None] | None,
-) -> Iterator[Event]:
+) -> Iterator[list[Event]]:
+    """The events of one rotated set, members oldest first, a list per read."""
     st = source_type(s.stype)
     for path in s.paths:
         parser = st.make_parser()
@@ -95,18 +99,31 @@ def _set_events(
         feed = parser.feed
         last = 0
         try:
-            for raw in iter_lines(path, report.line_stats, max_line_bytes):
-                yield from feed(raw.text, raw.offset, ctx)
-                if on_bytes is not None and raw.offset - last > 1 << 20:
-                    on_bytes(raw.offset - last)
-                    last = raw.offset
+            for lines in iter_batches(path, report.line_stats, max_line_bytes):
+                out: list[Event] = []
+                for raw in lines:
+                    out += feed(raw.text, raw.offset, ctx)
+                yield out
+                if on_bytes is not None and lines[-1].offset - last > 1 << 20:
+                    on_bytes(lines[-1].offset - last)
+                    last = lines[-1].offset
         except (OSError, EOFError, ValueError) as exc:
             # A truncated .gz or unreadable file: keep what was read, say so, go on.
             report.skipped.append((path, f"read error after {last} bytes: {exc}"))
-        yield from parser.flush()
+        yield parser.flush()
         if on_bytes is not None:
             with contextlib.suppress(OSError):
                 on_bytes(max(0, os.path.getsize(path) - last))
+
+
+def _set_events(
+    s: _Set,
+    report: ReadReport,
+    max_line_bytes: int,
+    on_bytes: Callable[[int], None] | None,
+) -> Iterator[Event]:
+    for batch in _set_batches(s, report, max_line_bytes, on_bytes):
+        yield from batch
 
 
 def read_events(
@@ -120,11 +137,90 @@ def read_events(
     """Every event in ``paths``, rotated sets in order, several sets merged by time."""
     rep = report if report is not None else ReadReport()
     sets = plan_inputs(paths, forced_type, rep)
+    if len(sets) == 1:
+        for batch in _set_batches(sets[0], rep, max_line_bytes, on_bytes):
+            rep.events += len(batch)
+            yield from batch
+        return
     streams = [_set_events(s, rep, max_line_bytes, on_bytes) for s in sets]
-    if len(streams) == 1:
-        merged: Iterator[Event] = streams[0]
-    else:
-        merged = heapq.merge(*streams, key=attrgetter("timestamp"))
-    for ev in merged:
+    for ev in heapq.merge(*streams, key=attrgetter("timestamp")):
         rep.events += 1
         yield ev
+
+
+#: below this many bytes of input, worker processes cost more than they save
+POOL_MIN_BYTES = 16 << 20
+_MERGED_BATCH = 1024
+
+
+def default_jobs() -> int:
+    """Processes ``keibi hunt`` may use: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def read_batches(
+    paths: Sequence[str],
+    *,
+    forced_type: str | None = None,
+    report: ReadReport | None = None,
+    max_line_bytes: int = 65536,
+    on_bytes: Callable[[int], None] | None = None,
+    prefilter: Prefilter | None = None,
+    jobs: int = 1,
+    min_pool_bytes: int = POOL_MIN_BYTES,
+) -> Iterator[Batch]:
+    """What the engine needs from ``paths``, in batches (:class:`~keibi.offline_pool.Batch`).
+
+    With ``jobs`` > 1, a ``prefilter`` and one large rotated set read by a line parser,
+    ``jobs`` worker processes parse it and batches hold only the events the prefilter
+    wants, with the times of the others (``Engine.observe``); otherwise every event, read
+    here exactly as :func:`read_events` does. ``report`` counts every event either way.
+    """
+    rep = report if report is not None else ReadReport()
+    sets = plan_inputs(paths, forced_type, rep)
+    if (jobs > 1 and prefilter is not None and len(sets) == 1
+            and rep.bytes_total >= min_pool_bytes and is_stateless(sets[0].stype)):
+        yield from _pooled(sets[0], rep, max_line_bytes, on_bytes, prefilter, jobs)
+        return
+    if len(sets) == 1:
+        for batch in _set_batches(sets[0], rep, max_line_bytes, on_bytes):
+            rep.events += len(batch)
+            yield Batch(batch)
+        return
+    streams = [_set_events(s, rep, max_line_bytes, on_bytes) for s in sets]
+    merged = heapq.merge(*streams, key=attrgetter("timestamp"))
+    while chunk := list(islice(merged, _MERGED_BATCH)):
+        rep.events += len(chunk)
+        yield Batch(chunk)
+
+
+def _pooled(s: _Set, rep: ReadReport, max_line_bytes: int,
+            on_bytes: Callable[[int], None] | None, prefilter: Prefilter,
+            jobs: int) -> Iterator[Batch]:
+    done: dict[str, int] = {}
+
+    def on_result(path: str, r: ChunkResult) -> bool:
+        st = rep.line_stats
+        st.lines += r.lines
+        st.bytes += r.bytes
+        st.decode_errors += r.decode_errors
+        st.truncated += r.truncated
+        rep.events += r.events
+        done[path] = done.get(path, 0) + r.bytes
+        if on_bytes is not None:
+            on_bytes(r.bytes)
+        if r.error is not None:
+            rep.skipped.append((path, f"read error after {done[path]} bytes: {r.error}"))
+            return False
+        return True
+
+    def on_skip(path: str, why: str) -> None:
+        if path in done:
+            why = f"read error after {done[path]} bytes: {why}"
+        rep.skipped.append((path, why))
+
+    with ParsePool(jobs, prefilter, max_line_bytes) as pool:
+        yield from pooled_batches(s.stype, s.paths, pool, on_result, on_skip, 2 * jobs)

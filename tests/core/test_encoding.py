@@ -101,3 +101,49 @@ def test_bad_json_is_an_error_not_a_crash() -> None:
 def test_severity_names() -> None:
     assert [severity_name(s) for s in (0, 21, 47, 50, 70, 73, 90, 95, 100)] == [
         "info", "low", "medium", "medium", "high", "high", "critical", "critical", "critical"]
+
+
+def _reference_ecs(event: Event) -> dict[str, object]:
+    """The nesting as first written (one key at a time): the planned fast path must agree."""
+    from keibi.events.encoding import _nest
+
+    raw = msgspec.to_builtins(event)
+    flat = {"@timestamp": raw.pop("@timestamp"), "event.kind": raw.pop("event.kind", "event")}
+    flat.update(raw)
+    extra = flat.pop("keibi.extra", None)
+    if flat.pop("keibi.alert.evidence", None) is not None and event.alert_evidence is not None:
+        flat["keibi.alert.evidence"] = [_reference_ecs(e) for e in event.alert_evidence]
+    out: dict[str, object] = {}
+    _nest(flat, out)
+    if extra:
+        _nest(extra, out)
+    return out
+
+
+def test_fast_encoding_agrees_with_the_reference() -> None:
+    import random
+
+    rnd = random.Random(5)
+    keys = ["a", "a.b", "a.b.c", "source", "source.ip", "source.ip.x", "event.start",
+            "@timestamp", "event.kind", "event", "keibi.alert.evidence", "keibi.alert",
+            "keibi", "message", "message.x", "x..y", "", ".", "user.target.name.z",
+            "event.end", "é.\"q\"", "auditd.data.key"]
+    values: list[object] = [1, 2.5, "s", None, {"q": 1}, [1, 2], {}, True, (1,),
+                            {"x": {"y": 1}}]
+    base = [_full_event(), Event(timestamp=1.5), Event(timestamp=2.0, alert_evidence=()),
+            Event(timestamp=3.0, kind="alert", start=5, end=6.5, flags=(), extra={},
+                  alert_evidence=(Event(timestamp=1.0, user_name="u"),)),
+            Event(timestamp=1764138049.25, action="ssh-login", source_ip="192.0.2.1",
+                  category=("authentication",), related_ip=("192.0.2.1",), log_offset=7)]
+    for _ in range(3000):
+        extra = {rnd.choice(keys): rnd.choice(values) for _ in range(rnd.randrange(4))}
+        kw: dict[str, object] = {"extra": extra or None}
+        if rnd.random() < 0.3:
+            kw["alert_evidence"] = tuple(rnd.choice(base) for _ in range(rnd.randrange(3)))
+        if rnd.random() < 0.2:
+            kw["kind"] = rnd.choice(["event", "alert", "state"])
+        ev = msgspec.structs.replace(rnd.choice(base), **kw)
+        expected = _reference_ecs(ev)
+        got = to_ecs(ev)
+        assert got == expected and json.dumps(got) == json.dumps(expected)
+        assert dumps(ev) == msgspec.json.encode(expected)

@@ -15,10 +15,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from tests.e2e.varlog_tree import ATTACKER, EXPECTED, build
 
 from keibi.offline import ReadReport, plan_inputs
 from keibi.parsers.registry import guess_type, skip_reason
-from tests.e2e.varlog_tree import ATTACKER, EXPECTED, build
 
 KEIBI = [sys.executable, "-m", "keibi.cli.main"]
 

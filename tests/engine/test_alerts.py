@@ -79,7 +79,7 @@ def test_alert_ids_are_deterministic(tmp_path: Path) -> None:
     assert first[0] == alert_id(rules[0].id, key, T0)
 
 
-def test_evidence_keeps_first_ten_and_latest_ten(tmp_path: Path) -> None:
+def test_evidence_keeps_first_five_and_latest_five(tmp_path: Path) -> None:
     rules = write_rules(tmp_path, ROOT_LOGIN)
     engine = Engine(rules)
     for i in range(50):
@@ -87,7 +87,7 @@ def test_evidence_keeps_first_ten_and_latest_ten(tmp_path: Path) -> None:
     (a,) = engine.alerts()
     assert a.alert_count == 50
     assert a.alert_evidence is not None
-    assert [e.process_pid for e in a.alert_evidence] == [*range(10), *range(40, 50)]
+    assert [e.process_pid for e in a.alert_evidence] == [*range(5), *range(45, 50)]
 
 
 def test_alert_round_trips_through_json(tmp_path: Path) -> None:

@@ -80,3 +80,50 @@ def alert_kind(alert: dict[str, Any]) -> str:
     if "spray" in name:
         return "spray"
     return name
+
+
+def search(data_dir: Path, *filters: str, limit: int = 10000) -> list[dict[str, Any]]:
+    """`keibi search --json FILTER...` (nothing while the store does not exist yet)."""
+    r = keibi("search", *filters, "--json", "--data-dir", str(data_dir), "--limit", str(limit),
+              check=False)
+    if r.returncode != 0:
+        return []
+    return [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
+
+
+def wait_search(data_dir: Path, *filters: str, pred: Any = bool, timeout: float = 2.0,
+                since: float | None = None) -> tuple[list[dict[str, Any]], float]:
+    """Poll `keibi search --json` until ``pred(events)``; (events, seconds since
+    ``since``, default now). Fails with what was seen when ``timeout`` passes."""
+    start = time.monotonic() if since is None else since
+    got: list[dict[str, Any]] = []
+    while True:
+        got = search(data_dir, *filters)
+        elapsed = time.monotonic() - start
+        if pred(got):
+            return got, elapsed
+        if elapsed > timeout:
+            raise AssertionError(f"`keibi search {' '.join(filters)}` did not show it within "
+                                 f"{timeout}s; last seen {len(got)} events")
+        time.sleep(0.05)
+
+
+def status(data_dir: Path) -> dict[str, Any] | None:
+    r = keibi("status", "--json", "--data-dir", str(data_dir), check=False)
+    if r.returncode != 0:
+        return None
+    st: dict[str, Any] = json.loads(r.stdout)
+    return st
+
+
+def wait_running(agent: RunningAgent, timeout: float = 30.0) -> dict[str, Any]:
+    """Wait until `keibi status` shows this agent running (its sources are open then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if agent.proc.poll() is not None:
+            raise AssertionError(f"keibi run exited with {agent.proc.returncode}")
+        st = status(agent.data_dir)
+        if st and st["running"] and st["agent"]["pid"] == agent.proc.pid:
+            return st
+        time.sleep(0.1)
+    raise AssertionError("keibi run never reported its status")

@@ -23,6 +23,7 @@ EXPECTED = {
     "account_created": (True, ("T1136.001",)),
     "account_deleted": (True, ("T1531",)),
     "account_added_to_privileged_group": (True, ("T1098",)),
+    "log_file_tampering": (True, ("T1070.002",)),
 }
 
 

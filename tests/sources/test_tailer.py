@@ -459,3 +459,33 @@ def test_restart_after_copytruncate_of_a_file_not_read_yet(log: Path) -> None:
     append(log, lines(10, 12))
     with FileTailer(str(log), checkpoint=cp) as t:
         assert drain(t) == names(5, 12)
+
+
+def _behind_then_copytruncate(log: Path, b_before_resume: int) -> list[str]:
+    """Resume with the old file to finish and a new one at the path; the new one is
+    copytruncated while the reader is still busy with the old one."""
+    append(log, lines(0, 100, tag="a"))
+    t = FileTailer(str(log))
+    assert texts(t, 10) == names(0, 10, tag="a")
+    cp = roundtrip(t.checkpoint())
+    t.close()
+    os.rename(log, str(log) + ".1")
+    append(log, lines(0, b_before_resume, tag="b"))
+    t = FileTailer(str(log), checkpoint=cp)
+    got = texts(t, 10)  # still in the old file
+    append(log, lines(b_before_resume, 50, tag="b"))
+    got += texts(t, 10)  # behind: the new file's first bytes are taken meanwhile
+    Path(str(log) + ".2.gz").write_bytes(gzip.compress(Path(str(log) + ".1").read_bytes()))
+    os.unlink(str(log) + ".1")
+    shutil.copyfile(log, str(log) + ".1")
+    os.truncate(log, 0)
+    append(log, lines(50, 60, tag="b"))
+    got += drain(t)
+    t.close()
+    return got
+
+
+@pytest.mark.parametrize("b_before_resume", [0, 20])
+def test_behind_when_the_new_file_is_copytruncated(log: Path, b_before_resume: int) -> None:
+    got = _behind_then_copytruncate(log, b_before_resume)
+    assert got == names(10, 100, tag="a") + names(0, 60, tag="b")

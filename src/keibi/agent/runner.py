@@ -22,19 +22,31 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from keibi.agent.live import AuditNetlinkSource, FileSource, JournalSource, LiveSource
-from keibi.agent.sources import PlannedSource
+from keibi.agent.live import (
+    AuditNetlinkSource,
+    FileSource,
+    JournalSource,
+    LiveSource,
+    WatchSource,
+    journal_key,
+)
+from keibi.agent.notices import notice_event
+from keibi.agent.sources import WATCH, PlannedSource
 from keibi.engine.engine import AlertUpdate, Engine
 from keibi.events.model import Event
 from keibi.parsers.context import LineContext
 from keibi.parsers.registry import source_type
-from keibi.parsers.stream import StreamParser
+from keibi.parsers.stream import LineStream, StreamParser
 from keibi.sinks.base import Sink
 from keibi.sources.tailer import wait_for_change
 from keibi.store.sqlite import Store
 
 ENGINE_STATE = "engine"
 STATUS_KEY = "agent"
+
+
+def _no_events(line: str, offset: int | None, ctx: LineContext) -> list[Event]:
+    return []
 
 
 @dataclass(slots=True)
@@ -57,6 +69,7 @@ class AgentStats:
     alert_updates: int = 0
     commits: int = 0
     sink_errors: int = 0
+    notices: int = 0  # indicator-removal events (logs truncated, deleted, linked)
     last_error: str | None = None
     # events/s over the last status interval
     rate: float = 0.0
@@ -99,22 +112,30 @@ class Agent:
             engine.restore(state)
         for planned in sources:
             source = self._open(planned, read_existing, max_line_bytes)
-            st = source_type(planned.type)
-            ctx = LineContext(path=planned.path, dataset=st.dataset,
-                              hostname=self.host_name)
-            self._followed.append(_Followed(planned, source, st.make_parser(), ctx))
+            if planned.kind == WATCH:  # watched, not parsed: notices only
+                parser: StreamParser = LineStream(_no_events)
+                dataset = None
+            else:
+                st = source_type(planned.type)
+                parser, dataset = st.make_parser(), st.dataset
+            ctx = LineContext(path=planned.path, dataset=dataset, hostname=self.host_name)
+            self._followed.append(_Followed(planned, source, parser, ctx))
 
     def _open(self, planned: PlannedSource, read_existing: bool,
               max_line_bytes: int) -> LiveSource:
+        # First start, no checkpoint: an existing log is history, not news, unless
+        # the admin asks for it (read_existing) or the source was named explicitly.
+        history = read_existing or planned.origin == "command line"
         if planned.kind == "journald":
-            cp = self.store.get_checkpoint("journald")
-            return JournalSource(cp, start_at_end=not read_existing)
+            directory = None if planned.path == "journald" else planned.path
+            cp = self.store.get_checkpoint(journal_key(directory))
+            return JournalSource(cp, directory=directory, start_at_end=not history)
         if planned.kind == "audit-netlink":
             return AuditNetlinkSource()
+        if planned.kind == WATCH:
+            return WatchSource(planned.path, self.store.get_checkpoint(f"watch:{planned.path}"))
         cp = self.store.get_checkpoint(f"tail:{planned.path}")
-        # First start, no checkpoint: an existing log is history, not news, unless
-        # the admin asks for it (read_existing) or the file was named explicitly.
-        at_end = cp is None and not read_existing and planned.origin != "command line"
+        at_end = cp is None and not history
         return FileSource(planned.path, planned.type, cp, start_at_end=at_end,
                           max_line_bytes=max_line_bytes)
 
@@ -152,6 +173,12 @@ class Agent:
                 f.last_error = f"{f.planned.path}: {exc}"
                 self.stats.last_error = f.last_error
                 continue
+            # a log truncated, deleted or replaced by a link: an event like any other
+            for notice in f.source.take_notices():
+                ev = notice_event(notice, self.host_name)
+                events.append(ev)
+                take(process(ev))
+                self.stats.notices += 1
             if not batch:
                 continue
             f.ctx.set_ref_time(now)
@@ -196,6 +223,7 @@ class Agent:
             sources.append({
                 "path": f.planned.path,
                 "type": f.planned.type,
+                "kind": f.planned.kind,
                 "origin": f.planned.origin,
                 "active": bool(st.get("active")),
                 "lines": f.lines,
@@ -214,6 +242,7 @@ class Agent:
             "alert_updates": self.stats.alert_updates,
             "commits": self.stats.commits,
             "sink_errors": self.stats.sink_errors,
+            "log_notices": self.stats.notices,
             "dropped": 0,
             "events_pruned": self.pruned,
             "queue_depth": 0,

@@ -1,4 +1,11 @@
-"""Which log files the live agent follows, and why (config, distro default, command line)."""
+"""Which sources the live agent reads, and why (config, distro default, command line).
+
+A source is a log file (tailed and parsed), the systemd journal (the host's or one in a
+given directory), the kernel's audit multicast group, or a binary log that is only
+watched for indicator removal (wtmp, btmp, lastlog). ``keibi run --follow`` names them
+with :func:`parse_follow`: ``PATH[:TYPE]``, ``PATH:watch``, ``journald``,
+``journald:DIR`` (or ``DIR:journald``) and ``audit-netlink``.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +16,45 @@ from keibi.config import Config
 from keibi.parsers.registry import SOURCE_TYPES
 from keibi.platform.distro import Distro
 
+#: --follow types that are not parsers: a watched binary log, the audit netlink group
+WATCH = "watch"
+AUDIT_NETLINK = "audit-netlink"
+JOURNALD = "journald"
+
 
 @dataclass(frozen=True, slots=True)
 class PlannedSource:
-    """One file the agent means to follow."""
+    """One source the agent means to read."""
 
-    path: str
-    type: str
-    origin: str  # "distro:debian", "config", "command line"
+    path: str  # a file, a journal directory, "journald" (the host's) or "audit-netlink"
+    type: str  # the source type (its parser); "watch" for a watched-only file
+    origin: str  # "distro:debian", "config", "command line", "host"
     found: bool
-    kind: str = "file"  # "file", "journald" or "audit-netlink"
+    kind: str = "file"  # "file", "journald", "audit-netlink" or "watch"
+
+
+def parse_follow(text: str) -> tuple[str, str]:
+    """A ``--follow`` value as (path, type): ``PATH[:TYPE]`` (type ``auth`` when none is
+    named), ``PATH:watch``, ``journald`` or ``journald:DIR``/``DIR:journald`` (path ""
+    for the host's journal) and ``audit-netlink`` (path "")."""
+    if text in (AUDIT_NETLINK, JOURNALD):
+        return "", text
+    if text.startswith(JOURNALD + ":"):
+        return text[len(JOURNALD) + 1:], JOURNALD
+    path, sep, stype = text.rpartition(":")
+    if sep and (stype in SOURCE_TYPES or stype == WATCH):
+        return path, stype
+    return text, "auth"
 
 
 def plan_sources(
     config: Config, distro: Distro, cli_follow: list[tuple[str, str]]
 ) -> tuple[list[PlannedSource], list[str]]:
-    """The files to follow and notes on what was left out (unknown types, duplicates).
+    """The sources to read and notes on what was left out (unknown types, duplicates).
 
-    Files named on the command line replace the defaults; otherwise the distro's
-    defaults (overridden per type by ``sources:`` in the config) plus ``follow:``.
+    Sources named on the command line replace the defaults; otherwise the distro's
+    defaults (overridden per type by ``sources:`` in the config) plus ``follow:``, the
+    journal and the audit group where the host has them, and the watched-only files.
     """
     notes: list[str] = []
     planned: list[PlannedSource] = []
@@ -45,9 +72,24 @@ def plan_sources(
         seen.add(real)
         planned.append(PlannedSource(real, stype, origin, os.path.exists(real)))
 
+    def watch(path: str, origin: str) -> None:
+        real = os.path.abspath(path)
+        if real not in seen:
+            seen.add(real)
+            planned.append(PlannedSource(real, WATCH, origin, os.path.exists(real), WATCH))
+
     if cli_follow:
         for path, stype in cli_follow:
-            add(path, stype, "command line")
+            if stype == AUDIT_NETLINK:
+                if not any(p.kind == AUDIT_NETLINK for p in planned):
+                    planned.append(PlannedSource(AUDIT_NETLINK, "audit", "command line",
+                                                 True, AUDIT_NETLINK))
+            elif stype == JOURNALD and (not path or os.path.isdir(path)):
+                _add_journal(planned, path, "command line")
+            elif stype == WATCH:
+                watch(path, "command line")
+            else:
+                add(path, stype, "command line")
         return planned, notes
     for stype, paths in distro.sources.items():
         chosen = config.sources.get(stype, list(paths))
@@ -62,9 +104,31 @@ def plan_sources(
             for path in paths_list:
                 add(path, stype, "config")
     for spec in config.follow:
-        add(spec.path, spec.type, "config")
+        if spec.type == WATCH:
+            watch(spec.path, "config")
+        else:
+            add(spec.path, spec.type, "config")
     _add_streams(config, planned, notes)
+    if not config.enabled_sources or WATCH in config.enabled_sources:
+        if config.watch_only is None:
+            for path in distro.watch_only:
+                watch(path, f"distro:{distro.family}")
+        else:
+            for path in config.watch_only:
+                watch(path, "config")
     return planned, notes
+
+
+def _add_journal(planned: list[PlannedSource], directory: str, origin: str) -> None:
+    from keibi.agent.live import journal_available
+
+    if directory:
+        real = os.path.abspath(directory)
+        if not any(p.kind == JOURNALD and p.path == real for p in planned):
+            planned.append(PlannedSource(real, JOURNALD, origin, journal_available(real),
+                                         JOURNALD))
+    elif not any(p.kind == JOURNALD and p.path == JOURNALD for p in planned):
+        planned.append(PlannedSource(JOURNALD, JOURNALD, origin, journal_available(), JOURNALD))
 
 
 def _add_streams(config: Config, planned: list[PlannedSource], notes: list[str]) -> None:
@@ -72,18 +136,18 @@ def _add_streams(config: Config, planned: list[PlannedSource], notes: list[str])
     from keibi.agent.live import journal_available
 
     wanted = config.enabled_sources
-    if config.journald != "off" and (not wanted or "journald" in wanted):
+    if config.journald != "off" and (not wanted or JOURNALD in wanted):
         found = journal_available()
         if found or config.journald == "on":
-            planned.append(PlannedSource("journald", "journald", "host", found, "journald"))
+            planned.append(PlannedSource(JOURNALD, JOURNALD, "host", found, JOURNALD))
         else:
             notes.append("journald: no journal on this host (no /var/log/journal or "
                          "/run/log/journal with files)")
     if config.audit_netlink != "off" and (not wanted or "audit" in wanted):
         audit_file = any(p.type == "audit" and p.found for p in planned)
         if config.audit_netlink == "on" or (not audit_file and os.geteuid() == 0):
-            planned.append(PlannedSource("audit-netlink", "audit", "host", True,
-                                         "audit-netlink"))
+            planned.append(PlannedSource(AUDIT_NETLINK, "audit", "host", True,
+                                         AUDIT_NETLINK))
         elif audit_file:
             notes.append("audit: auditd's log is followed; the netlink group is not read")
         else:

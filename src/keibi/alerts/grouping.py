@@ -7,7 +7,7 @@ the values of the rule's ``keibi.group_by`` fields (default ``source.ip``,
 previous match, which extends the window; otherwise it opens a new alert.
 
 An alert carries ``keibi.alert.count`` (events merged in), ``keibi.alert.evidence`` (the
-first 10 and the latest 10 of them), ``event.start``/``event.end``, severity, rule and
+first 5 and the latest 5 of them), ``event.start``/``event.end``, severity, rule and
 ATT&CK fields, the entity fields shared by all its events, a sentence in ``message``,
 and ``@timestamp`` = the time of its first match. ``keibi.alert.id`` is a hash of rule
 id, group and that time: replaying the same events gives the same ids.
@@ -16,9 +16,11 @@ A match's ``context`` events (a temporal correlation's earlier steps: the brute 
 before the login) join the evidence without being counted or deciding entity fields.
 
 Every merge yields an :class:`AlertUpdate` (``new`` on the first), for sinks that print
-new alerts once and stores that upsert counts; its alert Event is built when first read.
-Closing an alert (its window passed) only frees memory; the alert stays listed by
-:meth:`AlertGrouper.alerts`.
+new alerts once and stores that upsert counts; its alert Event is built when first read
+(a grouper made with ``updates=False`` yields none: ``keibi hunt`` reads closed alerts).
+Closing an alert (its window passed) builds its final Event: it stays listed by
+:meth:`AlertGrouper.alerts` until :meth:`AlertGrouper.drain` hands it over, so that a
+long offline run holds only the alerts still open.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import hashlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, ne
 from typing import Any
 
 import msgspec
@@ -38,8 +41,8 @@ from keibi.events.model import FIELD_ATTRS, Event, severity_name
 from keibi.rules.loader import LoadedRule
 from keibi.rules.options import DEFAULT_GROUP_BY
 
-EVIDENCE_FIRST = 10
-EVIDENCE_LATEST = 10
+EVIDENCE_FIRST = 5
+EVIDENCE_LATEST = 5
 DEFAULT_MAX_CLOSED = 100_000
 FRAMEWORK = "MITRE ATT&CK"
 
@@ -54,6 +57,8 @@ ENTITY_FIELDS = (
 _VARIES = object()
 _ENTITY_ATTRS = tuple(FIELD_ATTRS[f] for f in ENTITY_FIELDS)
 _entity_values = attrgetter(*_ENTITY_ATTRS)
+_ENTITY_INDEXES = tuple(range(len(ENTITY_FIELDS)))
+_ENTITY_MEMO: list[Any] = [None, None]  # (event, its entity values), the latest
 
 
 class _View:
@@ -178,13 +183,23 @@ class _Open:
             self.tail.append(e)
 
     def merge_entities(self, event: Event) -> None:
-        values = _entity_values(event)
-        if values == self.last_values:
+        memo = _ENTITY_MEMO  # one event is merged into several alerts in a row
+        if memo[0] is event:
+            values = memo[1]
+        else:
+            values = _entity_values(event)
+            memo[0], memo[1] = event, values
+        last = self.last_values
+        if values == last:
             return
         self.last_values = values
+        # Positions equal to the previous merged event's cannot change anything.
+        where = (_ENTITY_INDEXES if last is None
+                 else compress(_ENTITY_INDEXES, map(ne, values, last)))
         ent = self.entities
         changed = False
-        for i, v in enumerate(values):
+        for i in where:
+            v = values[i]
             if v is not None:
                 prev = ent[i]
                 if prev is None:
@@ -282,9 +297,11 @@ def alert_id(rule_id: str, key: Iterable[tuple[str, Any]], first: float) -> str:
 class AlertGrouper:
     """Open alerts per (rule, group), in least-recently-updated order, plus closed ones."""
 
-    def __init__(self, rules: Iterable[AlertRule], max_closed: int = DEFAULT_MAX_CLOSED):
+    def __init__(self, rules: Iterable[AlertRule], max_closed: int = DEFAULT_MAX_CLOSED,
+                 *, updates: bool = True):
         self.rules = {r.id: r for r in rules}
         self.max_closed = max_closed
+        self.updates = updates
         # OrderedDicts: O(1) pops from the front and moves to the end
         self._open: OrderedDict[tuple[str, tuple[tuple[str, Any], ...]], _Open] = OrderedDict()
         self._closed: OrderedDict[str, Event] = OrderedDict()
@@ -292,6 +309,8 @@ class AlertGrouper:
 
     # -- merging ----------------------------------------------------------------------
     def _key(self, rule: AlertRule, match: Match) -> tuple[tuple[str, Any], ...]:
+        if match.group_key is not None:
+            return match.group_key
         if match.group is not None:
             return tuple((k, hashable(v)) for k, v in match.group.items())
         event = match.events[-1]
@@ -302,8 +321,9 @@ class AlertGrouper:
                 out.append((f, hashable(v)))
         return tuple(out)
 
-    def add(self, rule: AlertRule, match: Match) -> AlertUpdate:
-        """Merge ``match`` of ``rule`` into its alert; the alert as it now stands."""
+    def add(self, rule: AlertRule, match: Match) -> AlertUpdate | None:
+        """Merge ``match`` of ``rule`` into its alert; the alert as it now stands (None
+        when this grouper yields no updates)."""
         key = self._key(rule, match)
         k = (rule.id, key)
         opened = self._open
@@ -318,20 +338,29 @@ class AlertGrouper:
         else:
             opened.move_to_end(k)  # most recently updated last
         st.count += match.count
+        time = match.time
         if match.start < st.start:
             st.start = match.start
-        if match.time > st.last:
-            st.last = match.time
-        if match.time > st.end:
-            st.end = match.time
+        if time > st.last:
+            st.last = time
+        if time > st.end:
+            st.end = time
         if match.distinct is not None:
             st.distinct = match.distinct
         for e in match.context:
             st.add_evidence(e)
-        for e in match.events:
-            st.add_evidence(e)
-            st.merge_entities(e)
-        return AlertUpdate(None, new, _View(st))
+        head, tail, merge = st.head, st.tail, st.merge_entities
+        end = st.end
+        for e in match.events:  # add_evidence, inline
+            if e.timestamp > end:
+                end = e.timestamp
+            if len(head) < EVIDENCE_FIRST:
+                head.append(e)
+            else:
+                tail.append(e)
+            merge(e)
+        st.end = end
+        return AlertUpdate(None, new, _View(st)) if self.updates else None
 
     # -- closing ----------------------------------------------------------------------
     def _close(self, st: _Open) -> None:
@@ -357,8 +386,18 @@ class AlertGrouper:
         self._open.clear()
 
     def alerts(self) -> list[Event]:
-        """Every alert: closed ones still held, then the open ones as they stand."""
+        """Every alert: closed ones still held (not drained), then the open ones as they
+        stand."""
         return [*self._closed.values(), *(_View(st).build() for st in self._open.values())]
+
+    def drain(self) -> list[Event]:
+        """The alerts closed since the previous drain, in the order they closed; they are
+        handed over (no longer held or listed)."""
+        if not self._closed:
+            return []
+        out = list(self._closed.values())
+        self._closed.clear()
+        return out
 
     @property
     def open_count(self) -> int:

@@ -1,10 +1,16 @@
-"""``keibi hunt PATH... [--json]``: offline detection with event time as the clock."""
+"""``keibi hunt PATH... [--json]``: offline detection with event time as the clock.
+
+Alerts are printed as the engine closes them (their group window passed in event time),
+in closing order, and the ones still open at the end of input last: a long run holds
+only the open alerts, never all of them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from typing import BinaryIO
 
 from keibi.cli.common import (
     UsageError,
@@ -16,7 +22,9 @@ from keibi.cli.common import (
 )
 from keibi.cli.progress import progress_for
 from keibi.detection import RuleLoadError, build_engine, load_rule_set
-from keibi.offline import InputError, ReadReport, read_events
+from keibi.events.encoding import dumps
+from keibi.events.model import Event
+from keibi.offline import InputError, ReadReport, default_jobs, read_batches
 from keibi.parsers.registry import SOURCE_TYPES
 
 
@@ -34,8 +42,49 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--fail-on", type=severity_arg, metavar="SEV",
                    help="exit 1 when an alert at or above SEV is found")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+    p.add_argument("--jobs", "-j", type=_jobs_arg, metavar="N",
+                   help="processes for parsing a large input (default: the CPUs available;"
+                        " 1: parse in this process)")
     add_common(p, data_dir=False)
     p.set_defaults(func=run)
+
+
+def _jobs_arg(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1-64)")
+    return int(text)
+
+
+class _Output:
+    """Prints alerts as the engine hands them over (closing order), counting them."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.json = bool(args.json)
+        self.min_severity: int = args.min_severity
+        self.fail_on: int | None = args.fail_on
+        self.shown = 0
+        self.failed = False
+        self._text = sys.stdout
+        self._bytes: BinaryIO | None = getattr(sys.stdout, "buffer", None) if args.json else None
+
+    def write(self, alerts: list[Event]) -> None:
+        for alert in alerts:
+            severity = alert.severity or 0
+            if self.fail_on is not None and severity >= self.fail_on:
+                self.failed = True
+            if severity < self.min_severity:
+                continue
+            self.shown += 1
+            if self._bytes is not None:
+                self._bytes.write(dumps(alert) + b"\n")
+            elif self.json:
+                write_json_line(alert, self._text)
+            else:
+                self._text.write(alert_line(alert) + "\n")
+
+    def flush(self) -> None:
+        if self._bytes is not None:
+            self._bytes.flush()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,38 +93,35 @@ def run(args: argparse.Namespace) -> int:
     for err in rule_set.errors:
         print(f"keibi hunt: rule error: {err}", file=sys.stderr)
     try:
-        engine = build_engine(config, rule_set=rule_set)
+        engine = build_engine(config, rule_set=rule_set, updates=False)
     except RuleLoadError as exc:
         raise UsageError(str(exc)) from exc
     report = ReadReport()
     started = time.perf_counter()
-    process = engine.process
+    output = _Output(args)
+    process_batch, drain = engine.process_batch, engine.drain_closed
+    jobs = default_jobs() if args.jobs is None else args.jobs
     try:
         with progress_for(args.paths, report) as on_bytes:
-            for ev in read_events(args.paths, forced_type=args.source, report=report,
-                                  max_line_bytes=config.max_line_bytes, on_bytes=on_bytes):
-                process(ev)
+            for batch in read_batches(args.paths, forced_type=args.source, report=report,
+                                      max_line_bytes=config.max_line_bytes,
+                                      on_bytes=on_bytes, prefilter=engine.prefilter(),
+                                      jobs=jobs):
+                process_batch(batch.events, batch.ticks, batch.cuts)
+                output.write(drain())
     except (InputError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from exc
     engine.finish()
-    alerts = sorted(engine.alerts(), key=lambda a: (a.timestamp, a.rule_id or ""))
-    shown = [a for a in alerts if (a.severity or 0) >= args.min_severity]
-    out = sys.stdout
-    for alert in shown:
-        if args.json:
-            write_json_line(alert, out)
-        else:
-            out.write(alert_line(alert) + "\n")
+    output.write(drain())
+    output.flush()
     elapsed = time.perf_counter() - started
     for path, why in report.skipped:
         print(f"keibi hunt: {path}: skipped: {why}", file=sys.stderr)
     if not args.quiet:
         st = report.line_stats
         print(f"keibi hunt: {len(report.files)} files, {st.lines} lines, {report.events} events,"
-              f" {len(shown)} alerts in {elapsed:.2f}s"
+              f" {output.shown} alerts in {elapsed:.2f}s"
               + (f"; {st.decode_errors} lines with invalid UTF-8" if st.decode_errors else "")
               + (f"; {st.truncated} over-long lines cut" if st.truncated else ""),
               file=sys.stderr)
-    if args.fail_on is not None and any((a.severity or 0) >= args.fail_on for a in alerts):
-        return 1
-    return 0
+    return 1 if output.failed else 0

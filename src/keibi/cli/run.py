@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from keibi.agent.runner import Agent, data_paths
-from keibi.agent.sources import plan_sources
+from keibi.agent.sources import parse_follow, plan_sources
 from keibi.cli.common import UsageError, add_common, config_of, data_dir_of
 from keibi.detection import RuleLoadError, build_engine, load_rule_set
 from keibi.engine.clock import WallClock
@@ -18,19 +18,16 @@ from keibi.sinks.jsonl import JsonlSink
 from keibi.store.sqlite import Store
 
 
-def _follow_arg(text: str) -> tuple[str, str]:
-    path, sep, stype = text.rpartition(":")
-    if sep and stype in SOURCE_TYPES:
-        return path, stype
-    return text, "auth"
-
-
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="the live agent: follow logs, detect, alert, store")
-    p.add_argument("--follow", action="append", type=_follow_arg, default=[],
-                   metavar="PATH[:TYPE]",
-                   help="follow this file instead of the distro defaults (repeatable; "
-                        f"TYPE one of {', '.join(sorted(SOURCE_TYPES))}; default auth)")
+    p.add_argument("--follow", action="append", type=parse_follow, default=[],
+                   metavar="SOURCE",
+                   help="read this source instead of the distro defaults (repeatable): "
+                        "PATH[:TYPE] a log file, TYPE one of "
+                        f"{', '.join(sorted(SOURCE_TYPES))} (default auth); PATH:watch a "
+                        "binary log only watched for truncation or deletion (wtmp); "
+                        "journald (this host's journal) or journald:DIR (a journal "
+                        "directory); audit-netlink (the kernel's audit records)")
     p.add_argument("--read-existing", action="store_true",
                    help="on first start read default logs from their beginning")
     p.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
@@ -71,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     say(f"keibi run: data dir {data_dir} ({distro.family} layout, os {distro.os_id})")
     say(f"keibi run: {len(rule_set.rules)} rules loaded")
     for ps in planned:
-        state = "following" if ps.found else "not found (waiting for it)"
+        state = ("watching" if ps.kind == "watch" else "following") if ps.found \
+            else "not found (waiting for it)"
         say(f"keibi run: {ps.type:<6} {ps.path}: {state} [{ps.origin}]")
     for note in notes:
         say(f"keibi run: {note}")

@@ -148,10 +148,21 @@ class Correlator:
         self.groups: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._fields = [[(name, getter(f)) for name, f in fields]
                         for fields in spec.group_fields]
+        self._single = [fields[0][1] if len(fields) == 1 else None for fields in self._fields]
 
     def key(self, ref: int, match: Match) -> tuple[Any, ...] | None:
         """The group key of ``match`` from referenced rule ``ref`` (None: not counted)."""
         group = match.group
+        if group is None:
+            get1 = self._single[ref]
+            if get1 is not None:  # the common case: one field of a single event
+                events = match.events
+                if not events:
+                    return None
+                v = get1(events[-1])
+                if v is None:
+                    return None
+                return (v,) if type(v) is str else (hashable(v),)
         event = match.events[-1] if match.events else None
         out = []
         for name, get in self._fields[ref]:
@@ -168,6 +179,12 @@ class Correlator:
 
     def group_values(self, key: tuple[Any, ...]) -> dict[str, Any]:
         return dict(zip(self.spec.group_by, key, strict=True))
+
+    def group_of(self, key: tuple[Any, ...]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+        """The group-by values of ``key`` and their alert key (see ``Match.group_key``),
+        computed once per group: matches of one group share them (read-only)."""
+        group = self.group_values(key)
+        return group, tuple((k, hashable(v)) for k, v in group.items())
 
     def make_room(self) -> None:
         """Evict the least recently updated group when at the cap."""

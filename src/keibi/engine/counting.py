@@ -35,7 +35,8 @@ from keibi.events.model import Event
 class _Group:
     """Window entries ``entries[lo:]`` (list with a moving head, compacted now and then)."""
 
-    __slots__ = ("entries", "expired", "lo", "reported", "start", "tail", "total", "values")
+    __slots__ = ("entries", "expired", "group", "group_key", "lo", "reported", "start", "tail",
+                 "total", "values")
 
     def __init__(self, start: float) -> None:
         self.entries: list[tuple[float, int, Any]] = []
@@ -46,6 +47,8 @@ class _Group:
         self.start = start  # tumbling: window start
         self.tail: list[tuple[int, Event]] = []  # the latest events, trimmed lazily
         self.values: dict[Any, int] | None = None
+        self.group: dict[str, Any] = {}  # group-by values, shared by this group's matches
+        self.group_key: tuple[tuple[str, Any], ...] = ()
 
     def window(self) -> list[tuple[float, int, Any]]:
         return self.entries[self.lo:]
@@ -82,6 +85,7 @@ class CountCorrelator(Correlator):
         g = self.groups[key] = _Group(start)
         if self.distinct:
             g.values = {}
+        g.group, g.group_key = self.group_of(key)
         return g
 
     def _slide(self, g: _Group, cutoff: float) -> None:
@@ -105,43 +109,56 @@ class CountCorrelator(Correlator):
         return len(g.values) if g.values is not None else len(g.entries) - g.lo
 
     def _emit(self, key: tuple[Any, ...], g: _Group, time: float) -> Match:
-        since = max(g.reported, g.expired)
+        since = g.reported if g.reported > g.expired else g.expired
         start = time
         entries = g.entries
-        for i in range(len(entries) - 1, g.lo - 1, -1):
-            ts, cum, _ = entries[i]
-            if cum <= since:
+        i = len(entries) - 1
+        lo = g.lo
+        while i >= lo:
+            entry = entries[i]
+            if entry[1] <= since:
                 break
-            start = ts
-        events = tuple(e for cum, e in g.tail[-EVIDENCE_KEEP:] if cum > since)
-        g.tail.clear()  # all reported now: keep neither memory nor snapshot for them
-        m = Match(self.id, time, start, g.total - since, events, self.group_values(key),
-                  len(g.values) if g.values is not None else None)
+            start = entry[0]
+            i -= 1
+        tail = g.tail
+        if not tail:
+            events: tuple[Event, ...] = ()
+        elif tail[0][0] > since:
+            events = tuple([e for _, e in tail[-EVIDENCE_KEEP:]])
+        else:
+            events = tuple([e for cum, e in tail[-EVIDENCE_KEEP:] if cum > since])
+        tail.clear()  # all reported now: keep neither memory nor snapshot for them
+        values = g.values
+        m = Match(self.id, time, start, g.total - since, events, g.group,
+                  len(values) if values is not None else None, (), g.group_key)
         g.reported = g.total
         return m
 
     # -- interface --------------------------------------------------------------------
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
-        out: list[Match] = []
+        out: list[Match] | None = None
         groups = self.groups
+        sliding, distinct = self.sliding, self.distinct
+        time = match.time
         for ref in refs:
             key = self.key(ref, match)
             if key is None:
                 continue
             value = None
-            if self.distinct:
+            if distinct:
                 value = self._value(ref, match)
                 if value is None:
                     continue
             g = groups.get(key)
-            t = match.time
-            if self.sliding:
+            t = time
+            if sliding:
                 if g is None:
                     g = self._new(key, t)
                 else:
                     groups.move_to_end(key)  # most recently updated last
             else:
                 if g is not None and t >= g.start + self.span:
+                    out = out or []
                     out.extend(self._close(key, g))
                     g = None
                 if g is None:
@@ -151,17 +168,24 @@ class CountCorrelator(Correlator):
                 t = entries[-1][0]  # late event: counts at the group's newest time
             total = g.total = g.total + match.count
             entries.append((t, total, value))
-            if g.values is not None:
-                g.values[value] = g.values.get(value, 0) + 1
+            values = g.values
+            if values is not None:
+                values[value] = values.get(value, 0) + 1
             tail = g.tail
-            for e in match.events:
-                tail.append((total, e))
+            events = match.events
+            if len(events) == 1:
+                tail.append((total, events[0]))
+            else:
+                for e in events:
+                    tail.append((total, e))
             if len(tail) > 2 * EVIDENCE_KEEP:
                 del tail[:-EVIDENCE_KEEP]
-            if self.sliding:
-                self._slide(g, t - self.span)
-                if self.cond(self._measure(g)):
-                    out.append(self._emit(key, g, match.time))
+            if sliding:
+                if entries[g.lo][0] <= t - self.span:
+                    self._slide(g, t - self.span)
+                if self.cond(len(values) if values is not None else len(entries) - g.lo):
+                    out = out or []
+                    out.append(self._emit(key, g, time))
         return out or NO_MATCHES
 
     def _value(self, ref: int, match: Match) -> Any:

@@ -19,7 +19,7 @@ offsets and replay after a crash into identical alerts.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -34,7 +34,7 @@ from keibi.engine.correlation import (
     make_correlator,
 )
 from keibi.engine.counting import CountState
-from keibi.engine.index import RuleIndex
+from keibi.engine.index import Prefilter, RuleIndex
 from keibi.engine.match import EventTable, Match
 from keibi.engine.temporal import TemporalState
 from keibi.events.model import Event
@@ -86,7 +86,8 @@ class Engine:
     def __init__(self, rules: Iterable[LoadedRule], clock: Clock | None = None, *,
                  max_groups: int = DEFAULT_MAX_GROUPS,
                  max_closed_alerts: int | None = None,
-                 housekeeping: float = DEFAULT_HOUSEKEEPING) -> None:
+                 housekeeping: float = DEFAULT_HOUSEKEEPING,
+                 updates: bool = True) -> None:
         self.clock: Clock = clock or EventClock()
         self.housekeeping = housekeeping
         #: rule id -> why it cannot be evaluated
@@ -118,7 +119,7 @@ class Engine:
         self._index = RuleIndex([(cr.requires, (cr.predicate, node)) for cr, node in compiled])
         self._candidates = self._index.candidates
         kw = {} if max_closed_alerts is None else {"max_closed": max_closed_alerts}
-        self._grouper = AlertGrouper(alert_rules, **kw)
+        self._grouper = AlertGrouper(alert_rules, **kw, updates=updates)
         self._watermark = -math.inf
         self._next_hk = -math.inf
         self._busy = False
@@ -155,16 +156,81 @@ class Engine:
                 self._housekeep(min(self.clock.now(), ts), out)
         for predicate, node in self._candidates(event):
             if predicate(event):
-                self._matched(node, Match.single(node.id, event), out)
+                self._matched(node, Match(node.id, ts, ts, 1, (event,)), out)
         return out
+
+    def observe(self, ts: float) -> list[AlertUpdate]:
+        """Time passes as an event at ``ts`` tells it, for an event no rule can match:
+        exactly what :meth:`process` does with such an event, without the event."""
+        self._events += 1
+        self._busy = True
+        out: list[AlertUpdate] = []
+        if ts > self._watermark:
+            self._watermark = ts
+            if ts >= self._next_hk:
+                self._housekeep(min(self.clock.now(), ts), out)
+        return out
+
+    def observe_times(self, times: Iterable[float]) -> list[AlertUpdate]:
+        """:meth:`observe` for each of ``times`` in order."""
+        out: list[AlertUpdate] = []
+        n = 0
+        for ts in times:
+            n += 1
+            if ts > self._watermark:
+                self._watermark = ts
+                if ts >= self._next_hk:
+                    self._housekeep(min(self.clock.now(), ts), out)
+        if n:
+            self._events += n
+            self._busy = True
+        return out
+
+    def process_batch(self, events: Sequence[Event], ticks: Sequence[float] | None = None,
+                      cuts: Sequence[int] | None = None) -> list[AlertUpdate]:
+        """:meth:`process` for each of ``events``; with ``ticks``, ``cuts[i]`` of them are
+        passed to :meth:`observe` before ``events[i]`` (in order; the rest after the last):
+        what an offline reader sends for the events no rule can match."""
+        out: list[AlertUpdate] = []
+        process = self.process
+        if ticks is None or cuts is None:
+            for ev in events:
+                out += process(ev)
+            return out
+        j = 0
+        for ev, cut in zip(events, cuts, strict=True):
+            if cut > j:
+                wm = self._watermark
+                while j < cut:
+                    ts = ticks[j]
+                    j += 1
+                    if ts > wm:
+                        wm = self._watermark = ts
+                        if ts >= self._next_hk:
+                            self._housekeep(min(self.clock.now(), ts), out)
+            out += process(ev)
+        self._events += j
+        if j < len(ticks):
+            out += self.observe_times(ticks[j:])
+        return out
+
+    def prefilter(self) -> Prefilter:
+        """Which events some rule can match (a plain value: it travels to other processes);
+        any other event only tells the time (:meth:`observe`)."""
+        return self._index.prefilter()
 
     def _matched(self, node: _Node, match: Match, out: list[AlertUpdate]) -> None:
         node.matches += 1
         if node.alert is not None:
-            out.append(self._grouper.add(node.alert, match))
+            update = self._grouper.add(node.alert, match)
+            if update is not None:
+                out.append(update)
         for corr, steps in node.consumers:
-            for m in corr.feed(steps, match):
-                self._matched(self._nodes[corr.id], m, out)
+            matches = corr.feed(steps, match)
+            if matches:
+                target = self._nodes[corr.id]
+                for m in matches:
+                    self._matched(target, m, out)
 
     def _housekeep(self, horizon: float, out: list[AlertUpdate]) -> None:
         self._next_hk = horizon + self.housekeeping
@@ -201,8 +267,14 @@ class Engine:
         return 0 if node is None else node.matches
 
     def alerts(self) -> list[Event]:
-        """Every alert of this run as it stands (closed ones first, bounded)."""
+        """Every alert of this run as it stands (closed ones first, bounded), except
+        those :meth:`drain_closed` handed over."""
         return self._grouper.alerts()
+
+    def drain_closed(self) -> list[Event]:
+        """The alerts closed (final) since the previous call, in closing order, handed
+        over: the engine no longer holds them. After :meth:`finish` that is all of them."""
+        return self._grouper.drain()
 
     # -- state ------------------------------------------------------------------------
     def snapshot(self) -> bytes:

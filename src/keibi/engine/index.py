@@ -74,9 +74,55 @@ class RuleIndex(Generic[T]):
             found = self._memo[key] = self._compute(key)
         return found
 
+    def prefilter(self) -> Prefilter:
+        """The test "can any rule match this event", as a plain picklable value."""
+        return Prefilter(tuple(FIELD_ATTRS[f] for f in self.fields),
+                         tuple(frozenset(t) for t in self._by_value), bool(self.unindexed))
+
     def stats(self) -> dict[str, int]:
         return {
             "indexed_values": sum(len(t) for t in self._by_value),
             "unindexed_rules": len(self.unindexed),
             "memo": len(self._memo),
         }
+
+
+class Prefilter:
+    """Whether an event has candidate rules in a :class:`RuleIndex` (the same test as
+    :meth:`RuleIndex.candidates` being non-empty), without the rules: a plain value that
+    parser processes use to send on only the events the engine can use."""
+
+    __slots__ = ("_key", "_memo", "attrs", "everything", "values")
+
+    def __init__(self, attrs: tuple[str, ...], values: tuple[frozenset[str], ...],
+                 everything: bool) -> None:
+        self.attrs = attrs
+        self.values = values
+        self.everything = everything  # an unindexed rule meets every event
+        self._key = attrgetter(*attrs)
+        self._memo: dict[Any, bool] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Prefilter, (self.attrs, self.values, self.everything))
+
+    def _compute(self, key: Any) -> bool:
+        if self.everything:
+            return True
+        values = key if len(self.attrs) > 1 else (key,)
+        for table, value in zip(self.values, values, strict=True):
+            if value is None:
+                continue
+            text = value.lower() if isinstance(value, str) else str(value).lower()
+            if text in table:
+                return True
+        return False
+
+    def wants(self, event: Event) -> bool:
+        """Whether some rule may match ``event``."""
+        key = self._key(event)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            found = self._memo[key] = self._compute(key)
+        return found

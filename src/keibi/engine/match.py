@@ -31,6 +31,9 @@ class Match:
     group: dict[str, Any] | None = None  # correlation group-by values
     distinct: int | None = None  # value_count: distinct values in the window
     context: tuple[Event, ...] = ()  # evidence that is not counted (earlier steps)
+    #: ``group`` as the alert layer keys it (``((name, hashable(value)), ...)``), when the
+    #: correlation computed it once for its group; None: computed from ``group``
+    group_key: tuple[tuple[str, Any], ...] | None = None
 
     @classmethod
     def single(cls, rule_id: str, event: Event) -> Match:

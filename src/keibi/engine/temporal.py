@@ -142,7 +142,7 @@ class TemporalCorrelator(Correlator):
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
         out: list[Match] = []
         # later steps first, so one match never completes two steps of one chain
-        for i in sorted(refs, reverse=True):
+        for i in (refs if len(refs) == 1 else sorted(refs, reverse=True)):
             key = self.key(i, match)
             if key is None:
                 continue

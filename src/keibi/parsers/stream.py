@@ -31,6 +31,11 @@ class LineStream:
     def __init__(self, parse: LineParser) -> None:
         self._parse = parse
 
+    @property
+    def parse(self) -> LineParser:
+        """The line parser itself (what :meth:`feed` calls)."""
+        return self._parse
+
     def feed(self, line: str, offset: int | None, ctx: LineContext) -> list[Event]:
         return self._parse(line, offset, ctx)
 

@@ -138,9 +138,13 @@ def _split_tag(host: str, ts: float, rest: str) -> Header:
 _new_header = tuple.__new__
 # The fast paths: "host prog[pid]: " (or "host prog: ") after a time stamp whose conversion
 # is cached; anything they do not take goes to the reference implementation below.
-_HOST_TAG = re.compile(r"([^ ]+) ([^\s\[\]:]{1,64})(?:\[([0-9]{1,10})\])?: ?")
 _HOST_TAG_S = re.compile(r"(\S+) ([^\s\[\]:]{1,64})(?:\[([0-9]{1,10})\])?: ?")
 _MINUTE = re.compile(r"([A-Z][a-z]{2}) ([ 0-3]\d) (\d\d):(\d\d)")
+# "Mmm dd hh:mm:ss host prog[pid]: ": the minute (cached), the second, host, tag
+_CLASSIC_HOST_TAG = re.compile(
+    r"([A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d):([0-5]\d) "
+    r"([^ ]+) ([^\s\[\]:]{1,64})(?:\[([0-9]{1,10})\])?: ?"
+)
 _ISO_MINUTE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)([+-])(\d\d):(\d\d)")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _ISO_HOST_TAG = re.compile(
@@ -209,29 +213,6 @@ def _minute_start(ctx: LineContext, key: str) -> float:
     return start
 
 
-def _classic_miss(line: str, ctx: LineContext) -> float | None:
-    """The time of a ``Mmm dd hh:mm:ss `` stamp whose second is not cached yet, from its
-    minute (None: not that layout, or a time only the slow path can judge)."""
-    cache = ctx.time_cache
-    mkey = line[:12]
-    start = cache.get(mkey)
-    if start is None:
-        start = _minute_start(ctx, mkey)
-    if start != start or line[12:13] != ":" or line[15:16] != " ":
-        return None
-    ss = line[13:15]
-    if not ss.isdecimal():
-        return None
-    sec = int(ss)
-    if sec > 59:
-        return None
-    ts = start + sec
-    if len(cache) >= _CACHE_MAX:
-        cache.clear()
-    cache[line[:15]] = ts
-    return ts
-
-
 def _iso_fast(line: str, ctx: LineContext) -> Header | None:
     cache = ctx.time_cache
     if line[32:33] == " " and line[19:20] == ".":
@@ -274,15 +255,17 @@ def split_header(line: str, ctx: LineContext) -> Header | None:
             if hdr is not None:
                 return hdr
         return _split_header_slow(line, ctx)
-    ts = ctx.time_cache.get(line[:15])
-    if ts is None:
-        ts = _classic_miss(line, ctx)
-    if ts is not None and line[15:16] == " ":
-        m = _HOST_TAG.match(line, 16)
-        if m is not None:
-            host, prog, pid = m.groups()
+    m = _CLASSIC_HOST_TAG.match(line)
+    if m is not None:
+        minute, ss, host, prog, pid = m.groups()
+        cache = ctx.time_cache
+        start = cache.get(minute)
+        if start is None:
+            start = _minute_start(ctx, minute)
+        if start == start:  # a valid minute (NaN: the slow path judges)
             return _new_header(
-                Header, (ts, host, prog, int(pid) if pid else None, line[m.end() :])
+                Header,
+                (start + int(ss), host, prog, int(pid) if pid else None, line[m.end() :]),
             )
     return _split_header_slow(line, ctx)
 

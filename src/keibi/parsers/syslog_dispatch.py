@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from keibi.events.model import Event
 from keibi.parsers.auth import PROGRAMS as _AUTH_HANDLERS
-from keibi.parsers.auth import parse_auth_line
+from keibi.parsers.auth import parse_auth_message
 from keibi.parsers.context import LineContext
 from keibi.parsers.cron import PROGRAMS as CRON_PROGRAMS
 from keibi.parsers.cron import parse_cron_message
@@ -25,7 +25,7 @@ AUTH_PROGRAMS: frozenset[str] = frozenset(p for p in _AUTH_HANDLERS if p is not 
 def parse_syslog_any(line: str, offset: int | None, ctx: LineContext) -> list[Event]:
     """The events of one syslog line, whichever program wrote it (a LineParser)."""
     text = line.rstrip("\r\n")
-    if not text.strip():
+    if not text or text.isspace():  # == not text.strip(), without a copy
         return []
     try:
         h = split_header(text, ctx)
@@ -33,16 +33,16 @@ def parse_syslog_any(line: str, offset: int | None, ctx: LineContext) -> list[Ev
         h = None
     if h is None:
         return [no_header_event(text, offset, ctx, DATASET)]
-    prog = h.program
+    prog = h[2]
     if prog in AUTH_PROGRAMS:
-        return parse_auth_line(text, offset, ctx)
+        return parse_auth_message(h, text, offset, ctx)
     if prog is not None:
         base = prog.split("(", 1)[0] if "(" in prog else prog
         if base in CRON_PROGRAMS:
             events = parse_cron_message(h, text, offset, ctx)
             if events is not None:
                 return events
-    if h.message[:4] == "pam_":
-        return parse_auth_line(text, offset, ctx)
+    if h[4][:4] == "pam_":
+        return parse_auth_message(h, text, offset, ctx)
     events = parse_syslog_message(h, text, offset, ctx)
     return events if events is not None else [no_header_event(text, offset, ctx, DATASET)]

@@ -12,11 +12,22 @@ _PATHS_FILE = Path(__file__).with_name("paths.yml")
 
 @dataclass(frozen=True, slots=True)
 class Distro:
-    """A distribution family and its default log files per source type."""
+    """A distribution family, its default log files per source type, and the binary
+    logs it only watches for indicator removal (wtmp, btmp, lastlog)."""
 
     family: str
     os_id: str
     sources: dict[str, tuple[str, ...]]
+    watch_only: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One entry of paths.yml."""
+
+    matches: tuple[str, ...]
+    sources: dict[str, tuple[str, ...]]
+    watch_only: tuple[str, ...]
 
 
 def read_os_release(path: str = "/etc/os-release") -> dict[str, str]:
@@ -33,13 +44,14 @@ def read_os_release(path: str = "/etc/os-release") -> dict[str, str]:
     return out
 
 
-def load_families() -> dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]]:
-    """family -> (os-release ids it matches, {source type: paths})."""
+def load_families() -> dict[str, Family]:
+    """family name -> its os-release ids, {source type: paths} and watched-only files."""
     raw = yaml.safe_load(_PATHS_FILE.read_text(encoding="utf-8"))
-    out: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {}
+    out: dict[str, Family] = {}
     for family, spec in raw.items():
         sources = {str(k): tuple(str(p) for p in v or ()) for k, v in spec["sources"].items()}
-        out[str(family)] = (tuple(str(m) for m in spec["match"]), sources)
+        out[str(family)] = Family(tuple(str(m) for m in spec["match"]), sources,
+                                  tuple(str(p) for p in spec.get("watch_only") or ()))
     return out
 
 
@@ -49,7 +61,8 @@ def detect(os_release: str = "/etc/os-release") -> Distro:
     ids = [info.get("ID", "").lower(), *info.get("ID_LIKE", "").lower().split()]
     families = load_families()
     for os_id in ids:
-        for family, (matches, sources) in families.items():
-            if os_id and os_id in matches:
-                return Distro(family, ids[0], sources)
-    return Distro("debian", ids[0] or "unknown", families["debian"][1])
+        for name, fam in families.items():
+            if os_id and os_id in fam.matches:
+                return Distro(name, ids[0], fam.sources, fam.watch_only)
+    deb = families["debian"]
+    return Distro("debian", ids[0] or "unknown", deb.sources, deb.watch_only)

@@ -16,7 +16,10 @@ reading the *file* it has open after that path moves on:
   the copy, found among its rotated siblings by content, then the file again from 0.
   Lines written between logrotate's copy and its truncate are lost, as for any reader
   of copytruncate'd files; that is inherent to copytruncate. So is the truncation of
-  a file of which nothing was read yet: it cannot be told from a file that grew.
+  a file whose first bytes were never seen: it cannot be told from a file that grew.
+  To keep that window small, the first bytes of every file are taken when it is
+  opened, and again on every read while it is shorter than 1 KiB or not reached yet
+  (a reader that is behind still checks the file at the path on every read).
 - **checkpoints**: :meth:`FileTailer.checkpoint` names each open file by device, inode
   and a fingerprint (SHA-256 of its first bytes, up to 1024, as read) with the offset
   of the first line not yet returned. Resuming, each checkpointed file is looked for at
@@ -283,9 +286,13 @@ class FileTailer:
         out: list[RawLine] = []
         now = time.monotonic()
         try:
+            self._peek_heads()
             self._read_predecessors(out, max_lines, now)
             if len(out) < max_lines:
                 self._read_live(out, max_lines, now)
+            elif self._live is not None and self._live.fd is not None:
+                # behind: the file at the path is still watched for copytruncate
+                self._check_in_place(self._live, now)
         except OSError as e:
             self._error(e)
         self._lines += len(out)
@@ -405,6 +412,17 @@ class FileTailer:
                 del self._prevs[i]
             else:
                 i += 1
+
+    def _peek_heads(self) -> None:
+        """Take the first bytes of open plain files not read that far yet. A file is
+        known by them (its copies, its truncation) before it is read: when the reader
+        is behind, a file can be rotated, copied and truncated before it is reached."""
+        for h in (*self._prevs, self._live):
+            if h is None or h.fd is None or len(h.head) >= FINGERPRINT_BYTES:
+                continue
+            data = os.pread(h.fd, FINGERPRINT_BYTES, 0)
+            if len(data) > len(h.head) and data.startswith(h.head):
+                h.head = data
 
     def _finished(self, h: _Handle, now: float) -> bool:
         """Whether a predecessor read to its end can be closed: nobody writes to it.
@@ -652,7 +670,7 @@ class FileTailer:
     def _handle(self, fd: int, offset: int) -> _Handle:
         try:
             st = os.fstat(fd)
-            head = os.pread(fd, min(FINGERPRINT_BYTES, offset), 0)
+            head = os.pread(fd, FINGERPRINT_BYTES, 0)  # known by its first bytes: see _peek_heads
         except BaseException:
             os.close(fd)
             raise

@@ -23,7 +23,7 @@ from keibi.parsers.auth.generic import DATASET, Handler, Result, generic_event, 
 from keibi.parsers.context import LineContext
 from keibi.parsers.syslog import Header, split_header
 
-__all__ = ["DATASET", "MAX_REPEAT", "PROGRAMS", "parse_auth_line"]
+__all__ = ["DATASET", "MAX_REPEAT", "PROGRAMS", "parse_auth_line", "parse_auth_message"]
 
 #: The most events one ``message repeated N times`` line yields.
 MAX_REPEAT = 1000
@@ -79,11 +79,26 @@ def parse_auth_line(line: str, offset: int | None, ctx: LineContext) -> list[Eve
         h = split_header(line, ctx)
         if h is None:
             return [headerless_event(line, offset, ctx)]
+    except Exception:  # a bug must not lose the line: keep it, flagged
+        return [headerless_event(line, offset, ctx, _PARSE_ERROR)]
+    return parse_auth_message(h, line, offset, ctx)
+
+
+def parse_auth_message(h: Header, line: str, offset: int | None, ctx: LineContext) -> list[Event]:
+    """:func:`parse_auth_line` for a line whose header ``h`` is already split (``line``
+    without its newline): what the syslog dispatcher calls, so no header is split twice."""
+    try:
         msg = h[4]
         if msg[:9] == "message r":
             events = _repeated(h, line, offset, ctx, msg)
             if events is not None:
                 return events
+        handler = PROGRAMS.get(h[2])  # _message, inline: every line takes this path
+        if handler is not None:
+            events = handler(h, line, offset, ctx, msg)
+            if events is not None:
+                return events
+            return [generic_event(h, line, offset, ctx, msg)]
         return _message(h, line, offset, ctx, msg)
     except Exception:  # a bug must not lose the line: keep it, flagged
         return [headerless_event(line, offset, ctx, _PARSE_ERROR)]

@@ -1,0 +1,416 @@
+"""Parsing large offline inputs in worker processes, for ``keibi hunt``.
+
+A rotated set read by a stateless line parser (a :class:`~keibi.parsers.stream.LineStream`)
+is cut into line-aligned chunks; worker processes (``python -m keibi.offline_pool``) parse
+them, and the main process runs the engine over the results in chunk order. Plain files
+are cut into byte ranges each worker reads itself; compressed members are decompressed by
+the main process and their chunks sent along. Each chunk is split and parsed exactly as
+the single-process reader does it: same line rules, offsets, stats, and the same
+:class:`~keibi.parsers.context.LineContext` (path, the member's mtime as the reference
+time for years, dataset).
+
+A worker sends back only the events some rule can use (:class:`~keibi.engine.index.
+Prefilter`), as msgpack, and for the others only the times that could move the engine's
+clock (each time later than every earlier one in the chunk): the engine, fed
+:meth:`~keibi.engine.engine.Engine.observe` with those times between the events, does
+exactly what it does when it is given every event.
+
+Protocol on the workers' stdin/stdout: frames of a 4-byte little-endian length and a
+msgpack body: one :class:`Setup`, then :class:`Task` values, each answered in order by a
+:class:`ChunkResult`; end of stdin ends the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import lzma
+import os
+import struct
+import subprocess
+import sys
+import threading
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from queue import SimpleQueue
+from typing import IO, BinaryIO
+
+import msgspec
+
+from keibi.engine.index import Prefilter
+from keibi.events.model import Event
+from keibi.parsers.context import LineContext
+from keibi.parsers.registry import source_type
+from keibi.parsers.stream import LineStream, StreamParser
+from keibi.sources.files import READ_SIZE, CorruptInput, open_stream
+from keibi.sources.lines import LineSplitter, LineStats
+
+__all__ = ["CHUNK_BYTES", "Batch", "ChunkResult", "ParsePool", "Task", "pooled_batches"]
+
+#: bytes per chunk (a chunk ends at the first newline after this many bytes)
+CHUNK_BYTES = 1 << 20
+_LEN = struct.Struct("<I")
+
+
+class Setup(msgspec.Struct, array_like=True):
+    attrs: tuple[str, ...]
+    values: tuple[frozenset[str], ...]
+    everything: bool
+    max_line_bytes: int
+
+
+class Task(msgspec.Struct, array_like=True):
+    stype: str
+    path: str
+    mtime: float
+    offset: int  # of the chunk's first byte in the (decompressed) stream
+    end: int  # range end, -1: to the end of the file; unused with data
+    data: bytes | None = None  # the chunk itself (compressed members)
+
+
+class ChunkResult(msgspec.Struct, array_like=True):
+    lines: int
+    bytes: int
+    decode_errors: int
+    truncated: int
+    events: int  # every event parsed
+    kept: list[Event]  # those some rule can use, in order
+    ticks: list[float]  # times of the others that could move the clock
+    cuts: list[int]  # cuts[i]: how many ticks come before kept[i]
+    error: str | None = None
+
+
+#: what the engine loop takes: events, and when ``ticks`` is not None the times between
+#: them (``cuts[i]`` ticks before ``events[i]``, the rest after the last)
+@dataclass(slots=True)
+class Batch:
+    events: list[Event]
+    ticks: list[float] | None = None
+    cuts: list[int] | None = None
+
+
+# -- the worker side ----------------------------------------------------------------------
+class _Worker:
+    def __init__(self, setup: Setup) -> None:
+        self.wants = Prefilter(setup.attrs, setup.values, setup.everything).wants
+        self.max_line_bytes = setup.max_line_bytes
+        self._parsers: dict[str, StreamParser] = {}
+        self._contexts: dict[tuple[str, float, str], LineContext] = {}
+
+    def _context(self, task: Task) -> LineContext:
+        key = (task.path, task.mtime, task.stype)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = LineContext(path=task.path, ref_time=task.mtime,
+                              dataset=source_type(task.stype).dataset)
+            self._contexts = {key: ctx}  # one file at a time: keep its time cache warm
+        return ctx
+
+    def _pieces(self, task: Task) -> Iterator[bytes]:
+        if task.data is not None:
+            view = memoryview(task.data)
+            for i in range(0, len(view), READ_SIZE):
+                yield bytes(view[i:i + READ_SIZE])
+            return
+        with open(task.path, "rb", buffering=0) as f:
+            f.seek(task.offset)
+            left = task.end - task.offset if task.end >= 0 else -1
+            while left:
+                piece = f.read(READ_SIZE if left < 0 else min(READ_SIZE, left))
+                if not piece:
+                    break
+                if left > 0:
+                    left -= len(piece)
+                yield piece
+
+    def run(self, task: Task) -> ChunkResult:
+        parser = self._parsers.get(task.stype)
+        if parser is None:
+            parser = self._parsers[task.stype] = source_type(task.stype).make_parser()
+        parse = parser.parse if isinstance(parser, LineStream) else parser.feed
+        ctx = self._context(task)
+        stats = LineStats()
+        splitter = LineSplitter(task.path, stats, self.max_line_bytes, task.offset)
+        wants = self.wants
+        kept: list[Event] = []
+        ticks: list[float] = []
+        cuts: list[int] = []
+        keep, tick, cut = kept.append, ticks.append, cuts.append
+        high = -float("inf")
+        n = 0
+        error = None
+        pieces = self._pieces(task)
+        while True:
+            try:
+                piece = next(pieces, None)
+            except OSError as exc:
+                error = str(exc)
+                piece = None
+            lines = splitter.feed(piece) if piece is not None else splitter.flush()
+            for raw in lines:
+                events = parse(raw.text, raw.offset, ctx)
+                n += len(events)
+                for ev in events:
+                    ts = ev.timestamp
+                    if wants(ev):
+                        cut(len(ticks))
+                        keep(ev)
+                        if ts > high:
+                            high = ts
+                    elif ts > high:
+                        high = ts
+                        tick(ts)
+            if piece is None:
+                break
+        return ChunkResult(stats.lines, stats.bytes, stats.decode_errors, stats.truncated,
+                           n, kept, ticks, cuts, error)
+
+
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    (size,) = _LEN.unpack(head)
+    body = stream.read(size)
+    if len(body) < size:
+        return None
+    return body
+
+
+def _write_frame(stream: IO[bytes], body: bytes) -> None:
+    stream.write(_LEN.pack(len(body)))
+    stream.write(body)
+
+
+def worker_main() -> int:
+    """The worker process: setup, then tasks until stdin ends."""
+    gc.freeze()
+    rd, wr = sys.stdin.buffer, sys.stdout.buffer
+    first = _read_frame(rd)
+    if first is None:
+        return 0
+    worker = _Worker(msgspec.msgpack.decode(first, type=Setup))
+    task_decoder = msgspec.msgpack.Decoder(Task)
+    encoder = msgspec.msgpack.Encoder()
+    while (frame := _read_frame(rd)) is not None:
+        task = task_decoder.decode(frame)
+        try:
+            result = worker.run(task)
+        except Exception as exc:  # never lose the protocol: report it in the result
+            result = ChunkResult(0, 0, 0, 0, 0, [], [], [], f"worker error: {exc!r}")
+        _write_frame(wr, encoder.encode(result))
+        wr.flush()
+    return 0
+
+
+# -- the main side ------------------------------------------------------------------------
+class ParsePool:
+    """``n`` worker processes answering tasks in submission order (round robin)."""
+
+    def __init__(self, n: int, prefilter: Prefilter, max_line_bytes: int) -> None:
+        import keibi
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(keibi.__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        setup = msgspec.msgpack.encode(Setup(prefilter.attrs, prefilter.values,
+                                             prefilter.everything, max_line_bytes))
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._queues: list[SimpleQueue[bytes | None]] = []
+        self._threads: list[threading.Thread] = []
+        self._decoder = msgspec.msgpack.Decoder(ChunkResult)
+        self._encoder = msgspec.msgpack.Encoder()
+        self._sent = 0
+        self._received = 0
+        self._direct = [True] * n
+        try:
+            for _ in range(n):
+                proc = subprocess.Popen([sys.executable, "-m", "keibi.offline_pool"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        env=env)
+                self._procs.append(proc)
+                q: SimpleQueue[bytes | None] = SimpleQueue()
+                self._queues.append(q)
+                # a writer thread per worker: a big task never blocks the reading side
+                t = threading.Thread(target=self._writer, args=(proc, q), daemon=True)
+                t.start()
+                self._threads.append(t)
+                assert proc.stdin is not None
+                _write_frame(proc.stdin, setup)
+                proc.stdin.flush()
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def _writer(proc: subprocess.Popen[bytes], q: SimpleQueue[bytes | None]) -> None:
+        stdin = proc.stdin
+        assert stdin is not None
+        try:
+            while (body := q.get()) is not None:
+                _write_frame(stdin, body)
+                stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+        with contextlib.suppress(OSError, ValueError):
+            stdin.close()
+
+    @property
+    def pending(self) -> int:
+        return self._sent - self._received
+
+    def submit(self, task: Task) -> None:
+        i = self._sent % len(self._procs)
+        body = self._encoder.encode(task)
+        if task.data is None and self._direct[i]:
+            # a few bytes: the pipe takes them at once (no thread, no GIL hand-over)
+            stdin = self._procs[i].stdin
+            assert stdin is not None
+            _write_frame(stdin, body)
+            stdin.flush()
+        else:
+            self._direct[i] = False  # from now on in order behind the thread's queue
+            self._queues[i].put(body)
+        self._sent += 1
+
+    def result(self) -> ChunkResult:
+        """The result of the oldest task not yet taken."""
+        proc = self._procs[self._received % len(self._procs)]
+        assert proc.stdout is not None
+        body = _read_frame(proc.stdout)
+        if body is None:
+            raise RuntimeError(f"a parser process ended unexpectedly (status {proc.poll()})")
+        self._received += 1
+        return self._decoder.decode(body)
+
+    def close(self) -> None:
+        for q in self._queues:
+            q.put(None)
+        for t in self._threads:
+            t.join(timeout=5)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+    def __enter__(self) -> ParsePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            for proc in self._procs:
+                with contextlib.suppress(OSError):
+                    proc.kill()
+        self.close()
+
+
+def is_stateless(stype: str) -> bool:
+    """Whether a source type's parser is a plain line parser (chunks may be parsed apart)."""
+    return isinstance(source_type(stype).make_parser(), LineStream)
+
+
+def _range_tasks(stype: str, path: str, mtime: float) -> Iterator[Task]:
+    """Line-aligned byte ranges of a plain file (the last one runs to the end of file)."""
+    size = os.path.getsize(path)
+    with open(path, "rb", buffering=0) as f:
+        start = 0
+        while start + CHUNK_BYTES < size:
+            pos = start + CHUNK_BYTES
+            end = -1
+            while True:  # the first newline at or after pos
+                f.seek(pos)
+                block = f.read(1 << 16)
+                if not block:
+                    break
+                nl = block.find(b"\n")
+                if nl >= 0:
+                    end = pos + nl + 1
+                    break
+                pos += len(block)
+            if end < 0:
+                break
+            yield Task(stype, path, mtime, start, end)
+            start = end
+        yield Task(stype, path, mtime, start, -1)
+
+
+def _data_tasks(stype: str, path: str, mtime: float, stream: BinaryIO,
+                failed: list[str]) -> Iterator[Task]:
+    """Line-aligned chunks of a compressed member, decompressed here; damage ends them
+    (noted in ``failed``) after the data before it, as the single-process reader does."""
+    read = stream.read1 if isinstance(stream, io.BufferedIOBase) else stream.read
+    buf = bytearray()
+    offset = 0
+    try:
+        while chunk := read(READ_SIZE):
+            buf += chunk
+            if len(buf) >= CHUNK_BYTES:
+                cut = buf.rfind(b"\n") + 1
+                if cut:
+                    yield Task(stype, path, mtime, offset, -1, bytes(buf[:cut]))
+                    del buf[:cut]
+                    offset += cut
+    except (EOFError, lzma.LZMAError, zlib.error, OSError) as e:
+        failed.append(str(CorruptInput(f"{path}: {e or 'compressed data ends early'}")))
+    yield Task(stype, path, mtime, offset, -1, bytes(buf))
+
+
+def pooled_batches(
+    stype: str,
+    paths: list[str],
+    pool: ParsePool,
+    on_result: Callable[[str, ChunkResult], bool],
+    on_skip: Callable[[str, str], None],
+    window: int,
+) -> Iterator[Batch]:
+    """The batches of one rotated set (members oldest first) parsed by ``pool``.
+
+    ``on_result(path, result)`` counts a chunk and says whether to go on with that file
+    (False after a read error: the rest of the file is skipped, as without workers).
+    """
+    for path in paths:
+        try:
+            mtime = os.stat(path).st_mtime
+            stream = open_stream(path)
+        except OSError as exc:
+            on_skip(path, str(exc))
+            continue
+        failed: list[str] = []
+        with stream:
+            if isinstance(stream, io.BufferedReader):
+                stream.close()
+                tasks = _range_tasks(stype, path, mtime)
+            else:
+                tasks = _data_tasks(stype, path, mtime, stream, failed)
+            stop = False
+            queued: deque[None] = deque()
+            for task in tasks:
+                pool.submit(task)
+                queued.append(None)
+                while len(queued) > window:
+                    queued.popleft()
+                    r = pool.result()
+                    if not stop:
+                        stop = not on_result(path, r)
+                        if r.kept or r.ticks:
+                            yield Batch(r.kept, r.ticks, r.cuts)
+            while queued:
+                queued.popleft()
+                r = pool.result()
+                if not stop:
+                    stop = not on_result(path, r)
+                    if r.kept or r.ticks:
+                        yield Batch(r.kept, r.ticks, r.cuts)
+        for why in failed:
+            on_skip(path, why)
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main())

@@ -1,0 +1,93 @@
+"""Offline detection with parser worker processes gives what one process gives.
+
+A generated auth log (brute forces, takeovers, sprays, noise) is read once in this
+process and once by two workers over small chunks, plain and gzipped; the engine must
+print the same alerts, byte for byte and in the same order, and the reader must count
+the same lines and events.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keibi import offline_pool
+from keibi.config import load_config
+from keibi.detection import build_engine
+from keibi.engine.engine import Engine
+from keibi.events.encoding import dumps
+from keibi.offline import ReadReport, read_batches
+from keibi.offline_pool import Batch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def authlog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("pooled")
+    log = d / "auth.log"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_authlog.py"), str(log),
+                    "--lines", "30000", "--seed", "3"], check=True, capture_output=True)
+    # a line without a newline at the end, a CRLF line and invalid UTF-8 on the way
+    with log.open("ab") as f:
+        f.write(b"Oct 30 23:59:58 web01 sshd[1]: Failed password for \xff from 192.0.2.9 "
+                b"port 22 ssh2\r\nOct 30 23:59:59 web01 sshd[2]: unfinished")
+    os.utime(log, (1_798_000_000, 1_798_000_000))  # the year of every line comes from it
+    return log
+
+
+def _run(engine: Engine, batches: list[Batch]) -> list[bytes]:
+    out: list[bytes] = []
+    for batch in batches:
+        engine.process_batch(batch.events, batch.ticks, batch.cuts)
+        out += [dumps(a) for a in engine.drain_closed()]
+    engine.finish()
+    return out + [dumps(a) for a in engine.drain_closed()]
+
+
+def _hunt(paths: list[str], jobs: int, source: str | None = None
+          ) -> tuple[list[bytes], ReadReport]:
+    engine = build_engine(load_config(None), updates=False)
+    report = ReadReport()
+    batches = list(read_batches(paths, report=report, prefilter=engine.prefilter(),
+                                jobs=jobs, min_pool_bytes=0, forced_type=source))
+    if jobs > 1:
+        assert all(b.ticks is not None for b in batches)  # the workers did read it
+    return _run(engine, batches), report
+
+
+@pytest.mark.parametrize(("compressed", "source"),
+                         [(False, None), (True, None), (False, "syslog")])
+def test_workers_give_the_same_alerts(authlog: Path, tmp_path: Path, compressed: bool,
+                                      source: str | None,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(offline_pool, "CHUNK_BYTES", 64 << 10)  # many chunks
+    path = authlog
+    if compressed:
+        path = tmp_path / "auth.log.1.gz"
+        path.write_bytes(gzip.compress(authlog.read_bytes()))
+        os.utime(path, (1_798_000_000, 1_798_000_000))
+    single, rep1 = _hunt([str(path)], 1, source)
+    pooled, rep2 = _hunt([str(path)], 2, source)
+    assert len(single) > 50
+    assert pooled == single
+    assert (rep2.events, rep2.line_stats) == (rep1.events, rep1.line_stats)
+    assert rep1.line_stats.decode_errors == 1 and not rep1.skipped and not rep2.skipped
+
+
+def test_damaged_gzip_keeps_what_was_read(authlog: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(offline_pool, "CHUNK_BYTES", 64 << 10)
+    data = gzip.compress(authlog.read_bytes())
+    path = tmp_path / "auth.log.2.gz"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    single, rep1 = _hunt([str(path)], 1)
+    pooled, rep2 = _hunt([str(path)], 2)
+    assert pooled == single and rep2.events == rep1.events > 0
+    assert rep2.line_stats == rep1.line_stats
+    assert len(rep1.skipped) == len(rep2.skipped) == 1
