@@ -100,9 +100,12 @@ def main() -> None:
     by_rule: dict[str, set[str]] = {}
     for al in alerts:
         by_rule.setdefault(al["rule"]["name"], set()).add(al.get("source", {}).get("ip", ""))
-    keibi_brute = next((v for k, v in by_rule.items() if "brute force" in k.lower()
-                        and "after" not in k.lower()), set())
-    keibi_takeover = next((v for k, v in by_rule.items() if "after" in k.lower()), set())
+    # the two built-in rules by their titles (other rules may mention brute force too)
+    keibi_brute = by_rule.get("SSH Brute Force") or next(
+        (v for k, v in by_rule.items() if "brute force" in k.lower()
+         and "after" not in k.lower()), set())
+    keibi_takeover = by_rule.get("SSH Login After Brute Force") or next(
+        (v for k, v in by_rule.items() if "after" in k.lower()), set())
 
     # 3. fail2ban-regex
     f2b_brute: set[str] = set()

@@ -1,8 +1,11 @@
 """Offline reading: log files (plain, compressed, rotated sets, whole trees) -> events.
 
-This is what ``keibi events`` and ``keibi hunt`` share. Each rotated set is read oldest
-member first; when several sets are given, their events are merged in time order so that
-rules correlating across sources see them as they happened.
+This is what ``keibi events`` (:func:`read_events`: every event) and ``keibi hunt``
+(:func:`read_batches`: what the engine needs, in batches) share. Each rotated set is read
+oldest member first; when several sets are given, their events are merged in time order
+so that rules correlating across sources see them as they happened. One large set read
+by a line parser can be parsed by worker processes (:mod:`keibi.offline_pool`), which
+send only the events some rule can use and the times of the others.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from operator import attrgetter
 
 from keibi.engine.index import Prefilter
 from keibi.events.model import Event
-from keibi.offline_pool import Batch, ChunkResult, ParsePool, is_stateless, pooled_batches
+from keibi.offline_pool import (
+    Batch,
+    ChunkResult,
+    ParsePool,
+    PoolError,
+    can_pool,
+    is_stateless,
+    pooled_batches,
+)
 from keibi.parsers.context import LineContext
 from keibi.parsers.registry import base_name, guess_type, source_type
 from keibi.sources.files import expand_inputs, iter_batches, iter_lines
@@ -26,6 +37,10 @@ from keibi.sources.lines import LineStats
 
 class InputError(Exception):
     """An input cannot be read at all (missing file, unknown source type)."""
+
+
+__all__ = ["Batch", "InputError", "PoolError", "ReadReport", "default_jobs", "plan_inputs",
+           "read_batches", "read_events"]
 
 
 @dataclass(slots=True)
@@ -181,7 +196,7 @@ def read_batches(
     """
     rep = report if report is not None else ReadReport()
     sets = plan_inputs(paths, forced_type, rep)
-    if (jobs > 1 and prefilter is not None and len(sets) == 1
+    if (jobs > 1 and prefilter is not None and len(sets) == 1 and can_pool()
             and rep.bytes_total >= min_pool_bytes and is_stateless(sets[0].stype)):
         yield from _pooled(sets[0], rep, max_line_bytes, on_bytes, prefilter, jobs)
         return
@@ -218,7 +233,7 @@ def _pooled(s: _Set, rep: ReadReport, max_line_bytes: int,
         return True
 
     def on_skip(path: str, why: str) -> None:
-        if path in done:
+        if path in done:  # damage found after some chunks were read
             why = f"read error after {done[path]} bytes: {why}"
         rep.skipped.append((path, why))
 

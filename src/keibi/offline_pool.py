@@ -48,7 +48,8 @@ from keibi.parsers.stream import LineStream, StreamParser
 from keibi.sources.files import READ_SIZE, CorruptInput, open_stream
 from keibi.sources.lines import LineSplitter, LineStats
 
-__all__ = ["CHUNK_BYTES", "Batch", "ChunkResult", "ParsePool", "Task", "pooled_batches"]
+__all__ = ["CHUNK_BYTES", "Batch", "ChunkResult", "ParsePool", "PoolError", "Task",
+           "can_pool", "is_stateless", "pooled_batches"]
 
 #: bytes per chunk (a chunk ends at the first newline after this many bytes)
 CHUNK_BYTES = 1 << 20
@@ -188,7 +189,10 @@ def _write_frame(stream: IO[bytes], body: bytes) -> None:
 def worker_main() -> int:
     """The worker process: setup, then tasks until stdin ends."""
     gc.freeze()
-    rd, wr = sys.stdin.buffer, sys.stdout.buffer
+    rd = sys.stdin.buffer
+    # the protocol keeps stdout to itself: anything printed by mistake goes to stderr
+    wr = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     first = _read_frame(rd)
     if first is None:
         return 0
@@ -207,6 +211,15 @@ def worker_main() -> int:
 
 
 # -- the main side ------------------------------------------------------------------------
+class PoolError(RuntimeError):
+    """A worker process failed (it crashed, or could not be started)."""
+
+
+def can_pool() -> bool:
+    """Whether worker processes can be started (an interpreter to run them with)."""
+    return bool(sys.executable) and os.path.exists(sys.executable)
+
+
 class ParsePool:
     """``n`` worker processes answering tasks in submission order (round robin)."""
 
@@ -221,13 +234,14 @@ class ParsePool:
         self._procs: list[subprocess.Popen[bytes]] = []
         self._queues: list[SimpleQueue[bytes | None]] = []
         self._threads: list[threading.Thread] = []
+        self.max_line_bytes = max_line_bytes
         self._decoder = msgspec.msgpack.Decoder(ChunkResult)
         self._encoder = msgspec.msgpack.Encoder()
         self._sent = 0
         self._received = 0
         self._direct = [True] * n
         try:
-            for _ in range(n):
+            for _ in range(max(1, n)):
                 proc = subprocess.Popen([sys.executable, "-m", "keibi.offline_pool"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         env=env)
@@ -282,7 +296,7 @@ class ParsePool:
         assert proc.stdout is not None
         body = _read_frame(proc.stdout)
         if body is None:
-            raise RuntimeError(f"a parser process ended unexpectedly (status {proc.poll()})")
+            raise PoolError(f"a parser process ended unexpectedly (status {proc.poll()})")
         self._received += 1
         return self._decoder.decode(body)
 
@@ -341,25 +355,107 @@ def _range_tasks(stype: str, path: str, mtime: float) -> Iterator[Task]:
         yield Task(stype, path, mtime, start, -1)
 
 
-def _data_tasks(stype: str, path: str, mtime: float, stream: BinaryIO,
-                failed: list[str]) -> Iterator[Task]:
-    """Line-aligned chunks of a compressed member, decompressed here; damage ends them
-    (noted in ``failed``) after the data before it, as the single-process reader does."""
+#: a compressed member's record longer than this (no newline to cut a chunk at) is not
+#: held whole: the rest of that member is read in this process, as without workers
+MAX_CARRY = 16 << 20
+
+
+@dataclass(slots=True)
+class _Rest:
+    """The rest of a compressed member, to read here from ``offset``: ``head`` (no
+    newline in it), then the stream."""
+
+    stype: str
+    path: str
+    mtime: float
+    offset: int
+    head: bytes
+    stream: BinaryIO
+
+
+def _data_tasks(stype: str, path: str, mtime: float,
+                stream: BinaryIO) -> Iterator[tuple[Task | _Rest, str | None]]:
+    """Line-aligned chunks of a compressed member, decompressed here. Damage ends them
+    after the data before it, as the single-process reader does; the last chunk then
+    carries the reason (to report once its lines are counted)."""
     read = stream.read1 if isinstance(stream, io.BufferedIOBase) else stream.read
     buf = bytearray()
     offset = 0
+    why = None
     try:
         while chunk := read(READ_SIZE):
             buf += chunk
             if len(buf) >= CHUNK_BYTES:
                 cut = buf.rfind(b"\n") + 1
                 if cut:
-                    yield Task(stype, path, mtime, offset, -1, bytes(buf[:cut]))
+                    yield Task(stype, path, mtime, offset, -1, bytes(buf[:cut])), None
                     del buf[:cut]
                     offset += cut
+                elif len(buf) > MAX_CARRY:
+                    yield _Rest(stype, path, mtime, offset, bytes(buf), stream), None
+                    return
     except (EOFError, lzma.LZMAError, zlib.error, OSError) as e:
-        failed.append(str(CorruptInput(f"{path}: {e or 'compressed data ends early'}")))
-    yield Task(stype, path, mtime, offset, -1, bytes(buf))
+        why = str(CorruptInput(f"{path}: {e or 'compressed data ends early'}"))
+    yield Task(stype, path, mtime, offset, -1, bytes(buf)), why
+
+
+def _read_rest(rest: _Rest, max_line_bytes: int
+               ) -> Iterator[tuple[ChunkResult, list[Event], str | None]]:
+    """The rest of a member read here: per read, its counts and ALL its events (the
+    engine gets them all), and at the end the damage found, if any."""
+    st = source_type(rest.stype)
+    parser = st.make_parser()
+    ctx = LineContext(path=rest.path, ref_time=rest.mtime, dataset=st.dataset)
+    read = (rest.stream.read1 if isinstance(rest.stream, io.BufferedIOBase)
+            else rest.stream.read)
+    stats = LineStats()
+    splitter = LineSplitter(rest.path, stats, max_line_bytes, rest.offset)
+    seen = LineStats()
+    why = None
+    data = rest.head
+    done = False
+    while not done:
+        lines = splitter.feed(data)
+        try:
+            data = read(READ_SIZE)
+        except (EOFError, lzma.LZMAError, zlib.error, OSError) as e:
+            why = str(CorruptInput(f"{rest.path}: {e or 'compressed data ends early'}"))
+            data = b""
+        if not data:
+            lines += splitter.flush()
+            done = True
+        events = [ev for raw in lines for ev in parser.feed(raw.text, raw.offset, ctx)]
+        if done:
+            events += parser.flush()
+        result = ChunkResult(stats.lines - seen.lines, stats.bytes - seen.bytes,
+                             stats.decode_errors - seen.decode_errors,
+                             stats.truncated - seen.truncated, len(events), [], [], [])
+        seen = LineStats(stats.lines, stats.bytes, stats.decode_errors, stats.truncated)
+        yield result, events, why if done else None
+
+
+def _set_tasks(stype: str, paths: list[str], on_skip: Callable[[str, str], None]
+               ) -> Iterator[tuple[Task | _Rest, str | None]]:
+    """The tasks of a rotated set's members, in order, each with the reason to report
+    after its result (a damaged compressed member), if any."""
+    for path in paths:
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError as exc:
+            on_skip(path, str(exc))
+            continue
+        try:
+            stream = open_stream(path)
+        except OSError as exc:
+            on_skip(path, f"read error after 0 bytes: {exc}")
+            continue
+        with stream:
+            if isinstance(stream, io.BufferedReader):
+                stream.close()
+                for task in _range_tasks(stype, path, mtime):
+                    yield task, None
+            else:
+                yield from _data_tasks(stype, path, mtime, stream)
 
 
 def pooled_batches(
@@ -370,46 +466,49 @@ def pooled_batches(
     on_skip: Callable[[str, str], None],
     window: int,
 ) -> Iterator[Batch]:
-    """The batches of one rotated set (members oldest first) parsed by ``pool``.
+    """The batches of one rotated set (members oldest first) parsed by ``pool``, with at
+    most ``window`` chunks in flight (across members: no pause between them).
 
     ``on_result(path, result)`` counts a chunk and says whether to go on with that file
     (False after a read error: the rest of the file is skipped, as without workers).
     """
-    for path in paths:
-        try:
-            mtime = os.stat(path).st_mtime
-            stream = open_stream(path)
-        except OSError as exc:
-            on_skip(path, str(exc))
-            continue
-        failed: list[str] = []
-        with stream:
-            if isinstance(stream, io.BufferedReader):
-                stream.close()
-                tasks = _range_tasks(stype, path, mtime)
-            else:
-                tasks = _data_tasks(stype, path, mtime, stream, failed)
-            stop = False
-            queued: deque[None] = deque()
-            for task in tasks:
-                pool.submit(task)
-                queued.append(None)
-                while len(queued) > window:
-                    queued.popleft()
-                    r = pool.result()
-                    if not stop:
-                        stop = not on_result(path, r)
-                        if r.kept or r.ticks:
-                            yield Batch(r.kept, r.ticks, r.cuts)
-            while queued:
-                queued.popleft()
-                r = pool.result()
-                if not stop:
-                    stop = not on_result(path, r)
-                    if r.kept or r.ticks:
-                        yield Batch(r.kept, r.ticks, r.cuts)
-        for why in failed:
+    pending: deque[tuple[str, str | None]] = deque()
+    stopped: set[str] = set()
+
+    def take() -> Batch | None:
+        path, why = pending.popleft()
+        r = pool.result()
+        if path in stopped:
+            return None
+        if not on_result(path, r):
+            stopped.add(path)
+        elif why is not None:
             on_skip(path, why)
+        return Batch(r.kept, r.ticks, r.cuts) if r.kept or r.ticks else None
+
+    for task, why in _set_tasks(stype, paths, on_skip):
+        if isinstance(task, _Rest):  # an endless record: the rest of the member, here
+            while pending:
+                if (batch := take()) is not None:
+                    yield batch
+            for r, events, why_rest in _read_rest(task, pool.max_line_bytes):
+                if task.path in stopped:
+                    break
+                if not on_result(task.path, r):
+                    stopped.add(task.path)
+                elif why_rest is not None:
+                    on_skip(task.path, why_rest)
+                if events:
+                    yield Batch(events)
+            continue
+        pool.submit(task)
+        pending.append((task.path, why))
+        while len(pending) > window:
+            if (batch := take()) is not None:
+                yield batch
+    while pending:
+        if (batch := take()) is not None:
+            yield batch
 
 
 if __name__ == "__main__":

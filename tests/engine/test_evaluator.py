@@ -245,6 +245,8 @@ def test_fieldref(tmp_path: Path) -> None:
     assert p(ev(**AUTH, **{"user.name": "root", "user.target.name": "root"}))
     assert not p(ev(**AUTH, **{"user.name": "alice", "user.target.name": "root"}))
     assert not p(ev(**AUTH, **{"user.name": "alice"}))
+    # case-insensitive like every Sigma string match (and pySigma's SQLite backend)
+    assert p(ev(**AUTH, **{"user.name": "Root", "user.target.name": "ROOT"}))
 
 
 def test_expansion_modifiers(tmp_path: Path) -> None:

@@ -62,3 +62,34 @@ def test_memo_is_bounded(tmp_path: Path) -> None:
         index.candidates(Event(timestamp=T0, action=f"x{i}"))
     assert index.stats()["memo"] <= MEMO_LIMIT
     assert index.candidates(Event(timestamp=T0, action="a", dataset="keibi.auth")) == (rule,)
+
+
+def test_process_rules_are_indexed_by_name_or_category(tmp_path: Path) -> None:
+    """Rules naming only a program, or only a category (a LIST field: an event may hold
+    both of two required categories), never meet auth events, and never miss theirs."""
+    rules = write_rules(
+        tmp_path,
+        sigma_rule("sel:\n  event.category: process\n  process.name: [curl, wget]\n"
+                   "condition: sel", logsource="product: linux", rule_id=f"{ID}0"),
+        sigma_rule("a:\n  event.category: process\nb:\n  event.category: network\n"
+                   "condition: a and b", logsource="product: linux", rule_id=f"{ID}1"),
+        sigma_rule("sel:\n  event.type: start\n  event.category: process\ncondition: sel",
+                   logsource="product: linux", rule_id=f"{ID}2"),
+    )
+    compiled = [compile_rule(r) for r in rules]
+    index = RuleIndex([(r.requires, i) for i, r in enumerate(compiled)])
+    assert index.stats()["unindexed_rules"] == 0
+    pf = index.prefilter()
+
+    def check(**kw: object) -> tuple[int, ...]:
+        ev = Event(timestamp=T0, **kw)  # type: ignore[arg-type]
+        found = index.candidates(ev)
+        matching = tuple(i for i, r in enumerate(compiled) if r.predicate(ev))
+        assert set(matching) <= set(found)  # the index never hides a match
+        assert pf.wants(ev) == bool(found)
+        return found
+
+    assert check(action="ssh-login", dataset="keibi.auth", category=("authentication",)) == ()
+    assert check(process_name="CURL", category=("process",), type=("start",)) == (0, 1, 2)
+    assert check(category=("network", "process"), type=("connection",)) == (1, 2)
+    assert check(category=("network",)) == ()

@@ -24,6 +24,31 @@ EXPECTED = {
     "account_deleted": (True, ("T1531",)),
     "account_added_to_privileged_group": (True, ("T1098",)),
     "log_file_tampering": (True, ("T1070.002",)),
+    # cross-source chains and their building blocks
+    "account_takeover_chain": (True, ("T1078", "T1110.001", "T1098.004", "T1136.001",
+                                      "T1053.003", "T1548.003")),
+    "post_login_privileged_action": (False, ("T1098.004", "T1136.001", "T1053.003",
+                                             "T1548.003")),
+    "privileged_action_logged": (False, ("T1548.003", "T1053.003")),
+    "privileged_action_audited": (False, ("T1098.004", "T1136.001", "T1053.003")),
+    "malware_dropped_executable_chain": (True, ("T1105", "T1204.002", "T1071")),
+    "executable_written_to_temp_dir": (False, ("T1105",)),
+    "process_started_from_temp_dir": (False, ("T1204.002",)),
+    "outbound_network_connection": (False, ("T1071",)),
+    "package_install_then_beacon": (True, ("T1195.002", "T1204.002", "T1071")),
+    "package_installed": (False, ("T1195.002",)),
+    "any_process_started": (False, ("T1204.002",)),
+    "exfiltration_archive_then_upload": (True, ("T1560.001", "T1048")),
+    "archive_collection": (False, ("T1560.001",)),
+    "network_upload_tool": (False, ("T1048",)),
+    "exfiltration_by_service_account": (True, ("T1560.001", "T1048")),
+    "archive_collection_by_service": (False, ("T1560.001",)),
+    "network_upload_tool_by_service": (False, ("T1048",)),
+    # baseline anomalies (keibi.engine.baseline)
+    "baseline_login_anomaly": (True, ("T1078",)),
+    "baseline_first_sudo": (True, ("T1548.003",)),
+    "baseline_process_anomaly": (True, ("T1059.004", "T1204.002")),
+    "baseline_network_anomaly": (True, ("T1571", "T1071")),
 }
 
 

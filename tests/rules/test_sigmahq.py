@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -11,18 +10,14 @@ from keibi.engine.engine import Engine
 from keibi.events.model import Event
 from keibi.rules.loader import load_rules
 from keibi.rules.tool import rule_infos
-
-SIGMAHQ = Path(__file__).resolve().parents[2].parent / "shared" / "sigma" / "rules-linux"
-if not SIGMAHQ.is_dir():
-    SIGMAHQ = Path("/work/shared/sigma/rules-linux")
-
-pytestmark = pytest.mark.skipif(not SIGMAHQ.is_dir(), reason="SigmaHQ sample not present")
+from tests.rules.sigmahq import sigmahq_dir
 
 
 def test_all_sigmahq_linux_rules_load_and_get_a_verdict(
         capsys: pytest.CaptureFixture[str]) -> None:
-    files = sorted(SIGMAHQ.rglob("*.yml"))
-    res = load_rules([SIGMAHQ])
+    sigmahq = sigmahq_dir()
+    files = sorted(sigmahq.rglob("*.yml"))
+    res = load_rules([sigmahq])
     assert res.errors == []
     assert len(res.rules) == len(files) == 210
     infos = rule_infos(res.rules)
@@ -39,7 +34,7 @@ def test_all_sigmahq_linux_rules_load_and_get_a_verdict(
 
 
 def test_sigmahq_rules_run_on_mapped_events() -> None:
-    res = load_rules([SIGMAHQ])
+    res = load_rules([sigmahq_dir()])
     engine = Engine(res.rules)
     samples = [
         Event(timestamp=1.0, category=("process",), type=("start",),
@@ -54,3 +49,12 @@ def test_sigmahq_rules_run_on_mapped_events() -> None:
     hits = {u.alert.rule_name for e in samples for u in engine.process(e)}
     assert {"Curl Usage on Linux", "Suspicious Java Children Processes",
             "Remove Immutable File Attribute - Auditd"} <= hits
+
+
+def test_a_missing_sample_fails_the_tests_with_the_reason(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.rules.sigmahq as where
+
+    monkeypatch.setattr(where, "FOUND", None)
+    with pytest.raises(pytest.fail.Exception, match="SigmaHQ Linux rules are missing"):
+        where.sigmahq_dir()

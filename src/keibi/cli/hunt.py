@@ -8,6 +8,7 @@ only the open alerts, never all of them.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from typing import BinaryIO
@@ -24,7 +25,7 @@ from keibi.cli.progress import progress_for
 from keibi.detection import RuleLoadError, build_engine, load_rule_set
 from keibi.events.encoding import dumps
 from keibi.events.model import Event
-from keibi.offline import InputError, ReadReport, default_jobs, read_batches
+from keibi.offline import InputError, PoolError, ReadReport, default_jobs, read_batches
 from keibi.parsers.registry import SOURCE_TYPES
 
 
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     except RuleLoadError as exc:
         raise UsageError(str(exc)) from exc
     report = ReadReport()
+    gc.freeze()  # rules and code stay: full collections need not walk them again
     started = time.perf_counter()
     output = _Output(args)
     process_batch, drain = engine.process_batch, engine.drain_closed
@@ -111,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
                 output.write(drain())
     except (InputError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from exc
+    except PoolError as exc:
+        raise UsageError(f"{exc} (--jobs 1 parses in one process)") from exc
     engine.finish()
     output.write(drain())
     output.flush()

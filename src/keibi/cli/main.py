@@ -12,10 +12,21 @@ import sys
 from collections.abc import Sequence
 
 from keibi import __version__
-from keibi.cli import alerts, events, hunt, rules, run, search, status
+from keibi.cli import (
+    alerts,
+    baseline,
+    events,
+    hunt,
+    incidents,
+    rules,
+    run,
+    search,
+    status,
+    suppress,
+)
 from keibi.cli.common import UsageError
 
-VERBS = (run, hunt, events, alerts, search, rules, status)
+VERBS = (run, hunt, events, alerts, incidents, search, rules, status, suppress, baseline)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,17 +37,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         raw = store.get_status("agent")
         stats = dataclasses.asdict(store.stats())
+        suppressions = store.suppressions()
     finally:
         store.close()
+    now = time.time()
+    supp = {"active": sum(1 for s in suppressions if s.active(now)),
+            "expired": sum(1 for s in suppressions if s.state(now) == "expired"),
+            "removed": sum(1 for s in suppressions if s.removed is not None),
+            "alerts_suppressed": sum(s.hits for s in suppressions)}
     st = json.loads(raw) if raw else None
     running = st is not None and _alive(int(st["pid"])) and time.time() - float(st["updated"]) < 30
     if args.json:
-        print(json.dumps({"running": running, "agent": st, "store": stats}, default=str))
+        print(json.dumps({"running": running, "agent": st, "store": stats,
+                          "suppressions": supp}, default=str))
         return 0
     out = sys.stdout
     out.write(f"data dir: {data_dir}\n")
     if st is None:
         out.write("agent: has never run with this data dir\n")
+        _suppressions(supp)
         return 0
     state = "running" if running else "not running (last status below)"
     out.write(f"agent: {state}; pid {st['pid']} on {st['host']}, "
@@ -66,4 +74,11 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"  note: {note}\n")
     out.write(f"store: {stats['events']} events, {stats['alerts']} alerts, "
               f"{(stats['db_bytes'] + stats['wal_bytes']) / 1e6:.1f} MB at {stats['path']}\n")
+    _suppressions(supp)
     return 0
+
+
+def _suppressions(supp: dict[str, int]) -> None:
+    sys.stdout.write(f"suppressions: {supp['active']} in force, {supp['expired']} expired, "
+                     f"{supp['alerts_suppressed']} alerts suppressed in all "
+                     "(keibi suppress list)\n")

@@ -3,10 +3,14 @@
 Public API (``from keibi.engine import Engine``; imported lazily, so that the alert
 layer can use :mod:`keibi.engine.match` without a cycle)::
 
-    Engine(rules, clock=None, *, max_groups=100_000)
-        .process(event) -> list[AlertUpdate]
+    Engine(rules, clock=None, *, max_groups=100_000, updates=True)
+        .process(event) -> list[AlertUpdate]      (no updates with updates=False)
+        .process_batch(events, ticks=None, cuts=None) -> list[AlertUpdate]
+        .observe(ts) / .observe_times(times)      time told by events no rule can match
+        .prefilter() -> Prefilter                 which events some rule can match
         .advance(now=None) -> list[AlertUpdate]
         .finish() -> list[AlertUpdate]
+        .drain_closed() -> list[Event]            closed alerts, handed over once
         .alerts() -> list[Event]
         .snapshot() -> bytes / .restore(bytes)
         .stats() -> dict

@@ -60,6 +60,7 @@ from keibi.engine.ir import (
     requirements,
     simplify,
 )
+from keibi.engine.literals import Gate, gate
 from keibi.engine.predicate import BuildError, Predicate, build
 from keibi.engine.values import (
     BoolTest,
@@ -89,6 +90,8 @@ class CompiledRule:
     ir: Node
     predicate: Predicate
     requires: Requirements
+    #: literals one of which every matching event holds (None: no such condition)
+    gate: Gate = None
 
     @property
     def id(self) -> str:
@@ -135,11 +138,11 @@ def _translate(value: SigmaString, mapping: FieldMapping) -> SigmaString:
     return SigmaString(to)
 
 
-def _value_tests(value: Any, mapping: FieldMapping | None, source: LogSource,
+def value_tests(value: Any, mapping: FieldMapping | None, source: LogSource,
                  keyword: bool = False) -> list[ValueTest]:
     """The tests (OR-ed) a Sigma value asks for."""
     if isinstance(value, SigmaExpansion):
-        return [t for v in value.values for t in _value_tests(v, mapping, source, keyword)]
+        return [t for v in value.values for t in value_tests(v, mapping, source, keyword)]
     if isinstance(value, SigmaString):
         cased = isinstance(value, SigmaCasedString)
         if mapping is not None:
@@ -147,7 +150,7 @@ def _value_tests(value: Any, mapping: FieldMapping | None, source: LogSource,
         return [_string_test(value, cased, keyword)]
     if isinstance(value, SigmaBool):
         if mapping is not None and mapping.values is not None:
-            return _value_tests(SigmaString("true" if value.boolean else "false"), mapping,
+            return value_tests(SigmaString("true" if value.boolean else "false"), mapping,
                                 source, keyword)
         return [BoolTest(value.boolean)]
     if isinstance(value, SigmaTimestampPart):
@@ -202,14 +205,14 @@ def to_ir(cond: Any, source: LogSource) -> Node:
         except Unmapped as exc:
             raise NotEvaluable(str(exc)) from None
         nodes: list[Node] = []
-        for t in _value_tests(cond.value, mapping, source):
+        for t in value_tests(cond.value, mapping, source):
             alts: list[Node] = [FieldTest(f, t) for f in mapping.targets]
             # a value may sit in any of the fields; absence means absent from all of them
             absent = isinstance(t, NullTest) or (isinstance(t, ExistsTest) and not t.exists)
             nodes.append(alts[0] if len(alts) == 1 else (And if absent else Or)(tuple(alts)))
         return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
     if isinstance(cond, ConditionValueExpression):
-        tests = _value_tests(cond.value, None, source, keyword=True)
+        tests = value_tests(cond.value, None, source, keyword=True)
         knodes: list[Node] = [Keyword(t) for t in tests]
         return knodes[0] if len(knodes) == 1 else Or(tuple(knodes))
     raise NotEvaluable(f"unsupported condition element {type(cond).__name__}")
@@ -247,4 +250,4 @@ def compile_rule(rule: LoadedRule) -> CompiledRule:
         predicate = build(ir)
     except BuildError as exc:
         raise NotEvaluable(str(exc)) from None
-    return CompiledRule(rule, ir, predicate, requirements(ir))
+    return CompiledRule(rule, ir, predicate, requirements(ir), gate(ir))

@@ -169,6 +169,8 @@ SERVICES: dict[str, LogSource] = {
 #: ``product: linux`` alone: any Linux event, ECS field names only.
 ANY_LINUX = LogSource("linux")
 PRODUCTS = frozenset({"linux"})
+#: Field names any log source understands (Sigma v1 aggregations group ``by host``).
+GENERIC_FIELDS: dict[str, FieldMapping] = _m(host="host.name", hostname="host.name")
 #: Where keywords (values without a field) are searched.
 KEYWORD_FIELDS = ("message", "event.original")
 
@@ -217,6 +219,9 @@ def map_field(source: LogSource, name: str) -> FieldMapping:
     for key, m in source.fields.items():
         if key.lower() == lowered:
             return m
+    m = GENERIC_FIELDS.get(lowered)
+    if m is not None:
+        return m
     raise Unmapped(f"unmapped field '{name}' for logsource {source.name}")
 
 

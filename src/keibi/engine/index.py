@@ -3,13 +3,15 @@
 Every compiled rule knows the literal values its condition requires for some fields
 (:func:`keibi.engine.ir.requirements`). The index files a rule under the FIRST of
 :data:`INDEX_FIELDS` it has a requirement for (``event.action`` is the most selective,
-then ``event.dataset``); rules with none of them are "unindexed" and meet every event.
-An event's candidates are the rules filed under its own values plus the unindexed ones,
-in rule order. Candidate lists are memoised per distinct (action, dataset) pair, so an
-event that no rule can match costs one tuple and one dict lookup.
+then ``event.dataset``, ``process.name``, and the list field ``event.category``: rules
+about process starts often name only a category and a program); rules with none of them
+are "unindexed" and meet every event. An event's candidates are the rules filed under
+its own values (any element, for a list field) plus the unindexed ones, in rule order.
+Candidate lists are memoised per distinct combination of those values, so an event that
+no rule can match costs one tuple and one dict lookup.
 
-To add a prefilter on other fields later, add a field to ``fields`` (scalar string
-fields) or filter the candidate tuple further in :meth:`RuleIndex.candidates`.
+Values are compared as the predicates compare them (:func:`keibi.engine.values.as_text`,
+lower-cased), so the index never hides a rule from an event it could match.
 """
 
 from __future__ import annotations
@@ -19,12 +21,23 @@ from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from keibi.engine.ir import Requirements
+from keibi.engine.values import as_text
 from keibi.events.model import FIELD_ATTRS, Event
 
 T = TypeVar("T")
 
-INDEX_FIELDS: tuple[str, ...] = ("event.action", "event.dataset")
+INDEX_FIELDS: tuple[str, ...] = ("event.action", "event.dataset", "process.name",
+                                 "event.category")
 MEMO_LIMIT = 4096
+
+
+def _texts(value: Any) -> set[str]:
+    """The lower-cased texts a string test compares for ``value``: the value itself, and
+    each element of a list (a superset of what any predicate looks at)."""
+    out = {(value if type(value) is str else as_text(value)).lower()}
+    if isinstance(value, tuple | list):
+        out.update((v if type(v) is str else as_text(v)).lower() for v in value)
+    return out
 
 
 class RuleIndex(Generic[T]):
@@ -58,10 +71,9 @@ class RuleIndex(Generic[T]):
         values = key if len(self.fields) > 1 else (key,)
         found = set(self.unindexed)
         for table, value in zip(self._by_value, values, strict=True):
-            if value is None:
-                continue
-            text = value.lower() if isinstance(value, str) else str(value).lower()
-            found.update(table.get(text, ()))
+            if value is not None and table:
+                for text in _texts(value):
+                    found.update(table.get(text, ()))
         return tuple(self._items[n] for n in sorted(found))
 
     def candidates(self, event: Event) -> tuple[T, ...]:
@@ -110,10 +122,7 @@ class Prefilter:
             return True
         values = key if len(self.attrs) > 1 else (key,)
         for table, value in zip(self.values, values, strict=True):
-            if value is None:
-                continue
-            text = value.lower() if isinstance(value, str) else str(value).lower()
-            if text in table:
+            if value is not None and table and not table.isdisjoint(_texts(value)):
                 return True
         return False
 

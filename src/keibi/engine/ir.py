@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+import msgspec
+
 from keibi.engine.values import StrTest, ValueTest, merge_tests
+from keibi.events.model import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +57,24 @@ Node = Union[And, Or, Not, Const, FieldTest, Keyword]  # noqa: UP007 (runtime al
 
 
 def _merge_or(args: list[Node]) -> list[Node]:
-    """Merge OR-ed string (or number) tests on the same field into one test each."""
+    """Merge OR-ed string (or number) tests on the same field -- or OR-ed keywords --
+    into one test each."""
     out: list[Node] = []
-    slots: dict[tuple[str, type, bool], int] = {}
+    slots: dict[tuple[str | None, type, bool], int] = {}
     for a in args:
-        if isinstance(a, FieldTest):
-            key = (a.field, type(a.test), bool(getattr(a.test, "cased", False)))
+        if isinstance(a, FieldTest | Keyword):
+            name = a.field if isinstance(a, FieldTest) else None
+            key = (name, type(a.test), bool(getattr(a.test, "cased", False)))
             at = slots.get(key)
             if at is None:
                 slots[key] = len(out)
             else:
                 prev = out[at]
-                assert isinstance(prev, FieldTest)
+                assert isinstance(prev, FieldTest | Keyword)
                 merged = merge_tests(prev.test, a.test)
                 if merged is not None:
-                    out[at] = FieldTest(a.field, merged)
+                    out[at] = FieldTest(prev.field, merged) if isinstance(
+                        prev, FieldTest) else Keyword(merged)
                     continue
         out.append(a)
     return out
@@ -110,8 +116,27 @@ def simplify(node: Node) -> Node:
 Requirements = dict[str, frozenset[str]]
 
 
+def _scalar_fields() -> frozenset[str]:
+    """Event attribute fields that hold one value (not a list)."""
+    info = msgspec.inspect.type_info(Event)
+    assert isinstance(info, msgspec.inspect.StructType)
+    out = set()
+    for f in info.fields:
+        types = f.type.types if isinstance(f.type, msgspec.inspect.UnionType) else (f.type,)
+        if not any(isinstance(t, msgspec.inspect.VarTupleType | msgspec.inspect.ListType
+                              | msgspec.inspect.TupleType | msgspec.inspect.DictType
+                              | msgspec.inspect.AnyType) for t in types):
+            out.add(f.encode_name)
+    return frozenset(out)
+
+
+#: fields where two required value sets intersect (a list field may hold both values)
+SCALAR_FIELDS = _scalar_fields()
+
+
 def requirements(node: Node) -> Requirements:
-    """Field -> the lower-cased values one of which an event MUST have to match.
+    """Field -> the lower-cased values one of which an event MUST have to match (for a
+    list field: one of its elements).
 
     Only exact string tests count; a field missing from the result is unconstrained.
     """
@@ -124,7 +149,11 @@ def requirements(node: Node) -> Requirements:
         out: Requirements = {}
         for a in node.args:
             for f, vals in requirements(a).items():
-                out[f] = out[f] & vals if f in out else vals
+                if f not in out:
+                    out[f] = vals
+                elif f in SCALAR_FIELDS:
+                    out[f] = out[f] & vals
+                # a list (or extra) field: each set alone is required, keep the first
         return out
     if isinstance(node, Or):
         reqs = [requirements(a) for a in node.args]

@@ -63,11 +63,11 @@ def _field_predicate(node: FieldTest) -> Predicate:
         other = getter(t.other)
         starts, ends = t.starts, t.ends
 
-        def ref(e: Event) -> bool:
+        def ref(e: Event) -> bool:  # case-insensitive, as every Sigma string match
             a, b = get(e), other(e)
             if a is None or b is None:
                 return False
-            a, b = str(a), str(b)
+            a, b = as_text(a).lower(), as_text(b).lower()
             if starts and ends:
                 return b in a
             if starts:
@@ -118,7 +118,7 @@ def _in_set_slow(value: Any, values: frozenset[str], lower: bool) -> bool:
     """Non-string event values: lists (any element) and scalars compared as text."""
     items = value if isinstance(value, tuple | list) else (value,)
     for v in items:
-        text = as_text(v)
+        text = v if type(v) is str else as_text(v)
         if (text.lower() if lower else text) in values:
             return True
     return False
@@ -141,6 +141,10 @@ def _fused_exact(nodes: list[FieldTest]) -> Predicate:
             "    if v is None:",
             "        return False",
             "    if type(v) is str:",
+            f"        if {conv} not in S{i}:",
+            "            return False",
+            "    elif type(v) is tuple and len(v) == 1 and type(v[0]) is str:",
+            "        v = v[0]",  # event.category / event.type: one value, most often
             f"        if {conv} not in S{i}:",
             "            return False",
             f"    elif not slow(v, S{i}, {lower}):",

@@ -77,9 +77,16 @@ class StrTest:
     def checker(self) -> Checker:
         exact, prefixes, suffixes = self.exact, self.prefixes, self.suffixes
         contains = self.contains
-        flags = re.DOTALL if self.cased else re.DOTALL | re.IGNORECASE
-        regex = (re.compile("|".join(f"(?:{p})" for p in self.patterns), flags).fullmatch
-                 if self.patterns else None)
+        # both sides are lower-cased unless cased: the regexes need no IGNORECASE
+        forms = [wildcard_form(p) for p in self.patterns]
+        searches = tuple((lit, re.compile(rx, re.DOTALL).search) for rx, lit in forms)
+        regex: Checker | None = None
+        if searches:
+            def regex(s: str) -> bool:
+                for lit, search in searches:  # noqa: SIM110 (a loop: faster than any())
+                    if lit in s and search(s) is not None:  # the literal first: cheap
+                        return True
+                return False
         lower = not self.cased
         if self.exact_only:
             if lower:
@@ -101,9 +108,67 @@ class StrTest:
             for c in contains:
                 if c in s:
                     return True
-            return regex is not None and regex(s) is not None
+            return regex is not None and regex(s)
 
         return check
+
+
+def wildcard_tokens(pattern: str) -> list[str | None]:
+    """A wildcard regex of :class:`StrTest` (escaped literals, ``.*`` and ``.``) as
+    tokens: literal characters, ``None`` for ``.*`` and ``""`` for ``.``."""
+    out: list[str | None] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i + 1])
+            i += 2
+        elif c == "." and pattern[i + 1:i + 2] == "*":
+            out.append(None)
+            i += 2
+        elif c == ".":
+            out.append("")
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return out
+
+
+def literal_runs(tokens: list[str | None]) -> list[str]:
+    """The literal runs of wildcard tokens, in order (empty runs dropped)."""
+    runs, cur = [], ""
+    for t in tokens:
+        if t:
+            cur += t
+        else:
+            if cur:
+                runs.append(cur)
+            cur = ""
+    if cur:
+        runs.append(cur)
+    return runs
+
+
+def wildcard_form(pattern: str) -> tuple[str, str]:
+    """(regex to ``search`` with, longest literal every match contains) for a wildcard
+    pattern that must match a whole text: leading and trailing ``.*`` become an
+    unanchored search instead of a full match, which the regex engine does in one pass."""
+    tokens = wildcard_tokens(pattern)
+    head = tail = ""
+    if tokens and tokens[0] is None:
+        while tokens and tokens[0] is None:
+            tokens.pop(0)
+    else:
+        head = r"\A"
+    if tokens and tokens[-1] is None:
+        while tokens and tokens[-1] is None:
+            tokens.pop()
+    else:
+        tail = r"\Z"
+    body = "".join(".*" if t is None else "." if t == "" else re.escape(t) for t in tokens)
+    runs = literal_runs(tokens)
+    return head + body + tail, max(runs, key=len) if runs else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +308,8 @@ class ExistsTest:
 
 @dataclass(frozen=True, slots=True)
 class FieldRefTest:
-    """The field equals (starts with / ends with) another field of the same event."""
+    """The field equals (starts with / ends with / contains) another field of the same
+    event, case-insensitively like every Sigma string match."""
 
     other: str
     starts: bool = False

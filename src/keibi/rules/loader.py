@@ -22,6 +22,7 @@ from sigma.correlations import SigmaCorrelationRule, SigmaExtendedCorrelationCon
 from sigma.exceptions import SigmaError, SigmaRuleLocation, SigmaRuleNotFoundError
 from sigma.rule import SigmaRule
 
+from keibi.engine import aggregation
 from keibi.rules import errors as E
 from keibi.rules.attack import severity_score, tactics, techniques
 from keibi.rules.errors import RuleError
@@ -228,8 +229,10 @@ def _parse_document(doc: Document, path: Path, ruleset: str,
         errors.extend(errs)
         return None
     options = KeibiOptions()
+    aggregated = aggregation.has_aggregation(data)  # v1 `| count() ...`: a correlation
     try:
-        options = parse_options(data.get("keibi"), correlation="correlation" in data)
+        options = parse_options(data.get("keibi"),
+                                correlation="correlation" in data or aggregated)
     except OptionError as exc:
         code = E.BAD_TEST_EVENT if exc.test else E.BAD_EXTENSION
         errs.append(RuleError(spath, line_of(doc.node, ("keibi", *exc.path)), code, str(exc)))
@@ -245,21 +248,36 @@ def _parse_document(doc: Document, path: Path, ruleset: str,
                                         f"pySigma cannot read this rule: {exc!r}")])
         return None
     errs += [_sigma_error(e, doc, spath) for e in collection.errors]
-    note = None
+    v1_aggregation = False
     for rule in collection.rules:
         if isinstance(rule, SigmaRule) and not rule.errors:
             for cond in rule.detection.parsed_condition:
                 try:
                     cond.parse()
                 except SigmaError as exc:
-                    if "|" in cond.condition:  # Sigma v1 aggregation: loads, not evaluable yet
-                        note = f"aggregation in condition not supported: {cond.condition!r}"
+                    if aggregated and "|" in cond.condition:
+                        v1_aggregation = True
                     else:
                         errs.append(_sigma_error(exc, doc, spath))
     errors.extend(errs)
     if errs or len(collection.rules) != 1:
         return None
-    return LoadedRule(collection.rules[0], path, doc.line, options, ruleset, load_note=note)
+    loaded = LoadedRule(collection.rules[0], path, doc.line, options, ruleset)
+    return _aggregation(loaded, data) if v1_aggregation else loaded
+
+
+def _aggregation(rule: LoadedRule, data: dict[str, Any]) -> LoadedRule:
+    """A v1 aggregation rule as the equivalent correlation over generated base rules
+    (:mod:`keibi.engine.aggregation`), or the rule itself, not evaluable, with why."""
+    key = str(rule.sigma.id) if rule.sigma.id is not None else f"{rule.path}:{rule.line}"
+    try:
+        t = aggregation.translate(data, key)
+    except aggregation.AggregationError as exc:
+        rule.load_note = str(exc)
+        return rule
+    refs = [LoadedRule(b, rule.path, rule.line, KeibiOptions(), rule.ruleset) for b in t.bases]
+    return LoadedRule(t.correlation, rule.path, rule.line, rule.options, rule.ruleset,
+                      refs=refs)
 
 
 def _load_file(path: Path, ruleset: str, errors: list[RuleError]) -> list[LoadedRule]:
@@ -343,8 +361,9 @@ def _resolve(rules: list[LoadedRule], errors: list[RuleError]) -> list[LoadedRul
     collection = SigmaCollection([r.sigma for r in rules], resolve_references=False)
     by_obj = {id(r.sigma): r for r in rules}
     bad: set[int] = set()
+    resolved = {id(r) for r in rules if r.refs}  # translated v1 aggregations
     for rule in rules:
-        if not isinstance(rule.sigma, SigmaCorrelationRule):
+        if not isinstance(rule.sigma, SigmaCorrelationRule) or id(rule) in resolved:
             continue
         for name in _reference_names(rule.sigma):
             try:
@@ -368,7 +387,7 @@ def _resolve(rules: list[LoadedRule], errors: list[RuleError]) -> list[LoadedRul
                 changed = True
     good = [r for r in rules if id(r) not in bad]
     for rule in good:
-        if isinstance(rule.sigma, SigmaCorrelationRule):
+        if isinstance(rule.sigma, SigmaCorrelationRule) and id(rule) not in resolved:
             rule.sigma.resolve_rule_references(collection)
     return good
 

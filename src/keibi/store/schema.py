@@ -104,8 +104,25 @@ _V1 = (
     )""",
 )
 
+# Version 2: suppressions (keibi.alerts.suppress), with their hit counts.
+_V2 = (
+    """CREATE TABLE suppressions (
+        id INTEGER PRIMARY KEY,
+        rule TEXT,
+        fields TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created REAL NOT NULL,
+        expires REAL,
+        created_by TEXT,
+        removed REAL,
+        hits INTEGER NOT NULL DEFAULT 0,
+        last_hit REAL,
+        last_alert TEXT
+    )""",
+)
+
 #: ``MIGRATIONS[i]``: the statements from schema version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: ECS field -> its indexed copy in ``events``.

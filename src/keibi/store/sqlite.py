@@ -9,9 +9,13 @@ the busy timeout makes a second writer wait instead of failing.
 engine state) in one transaction, so after a crash they agree: replaying from the stored
 offsets neither loses nor duplicates events.
 
+Suppressions (:mod:`keibi.alerts.suppress`) live here too, with the count of alerts
+each held back, added in the same transaction as the alerts that were kept.
+
 Errors: :class:`StoreError` (unusable store, schema too new, not a keibi store, a write
 on a read-only store, an alert without id), :class:`keibi.store.query.QueryError` (bad
-filter, limit or severity); an event that cannot be encoded raises what the encoder
+filter, limit or severity), :class:`keibi.alerts.suppress.SuppressionError` (a
+suppression without reason or condition); an event that cannot be encoded raises what the encoder
 raises, before anything is written; anything else from SQLite (disk full, I/O) is
 ``sqlite3.Error``.
 """
@@ -32,6 +36,7 @@ from typing import Any, Self
 
 import msgspec
 
+from keibi.alerts.suppress import Hit, Suppression, validate
 from keibi.events.encoding import loads
 from keibi.events.model import SEVERITY_NAMES, Event
 from keibi.store import schema
@@ -41,6 +46,12 @@ __all__ = ["Store", "StoreError", "StoreStats"]
 
 _NO_CHECKPOINTS: Mapping[str, bytes] = MappingProxyType({})
 _STATUS = "status:"
+_SUPPRESSIONS_VERSION = "suppressions:version"
+_CONTROL = "control:"
+_ADD_HITS = (
+    "UPDATE suppressions SET hits = hits + ?, last_hit = max(coalesce(last_hit, ?), ?),"
+    " last_alert = coalesce(?, last_alert) WHERE id = ?"
+)
 
 
 class StoreError(Exception):
@@ -120,8 +131,10 @@ class Store:
         events: Sequence[Event],
         alerts: Sequence[Event] = (),
         checkpoints: Mapping[str, bytes] = _NO_CHECKPOINTS,
+        suppressed: Mapping[int, Hit] | None = None,
     ) -> None:
-        """Store ``events``, upsert ``alerts`` and set ``checkpoints``, all or nothing.
+        """Store ``events``, upsert ``alerts``, set ``checkpoints`` and add the hit counts
+        of ``suppressed`` (suppression id -> alerts it held back), all or nothing.
 
         An alert replaces the stored one with the same ``keibi.alert.id`` when its
         ``keibi.alert.count`` is at least the stored count (a stale update with a lower
@@ -134,7 +147,8 @@ class Store:
         alert_rows = [schema.alert_row(a) for a in alerts]
         now = self._clock()
         checkpoint_rows = [_checkpoint_row(n, d, now) for n, d in checkpoints.items()]
-        if not (event_rows or alert_rows or checkpoint_rows):
+        hit_rows = _hit_rows(suppressed)
+        if not (event_rows or alert_rows or checkpoint_rows or hit_rows):
             return
         with self._lock, _transaction(self._conn):
             if event_rows:
@@ -143,6 +157,86 @@ class Store:
                 self._conn.executemany(schema.UPSERT_ALERT, alert_rows)
             if checkpoint_rows:
                 self._conn.executemany(schema.UPSERT_CHECKPOINT, checkpoint_rows)
+            if hit_rows:
+                self._conn.executemany(_ADD_HITS, hit_rows)
+
+    # -- suppressions ------------------------------------------------------------------
+
+    def add_suppression(
+        self, *, reason: str, rule: str | None = None, fields: Mapping[str, str] | None = None,
+        expires: float | None = None, created_by: str | None = None,
+    ) -> Suppression:
+        """Store a new suppression (checked by :func:`keibi.alerts.suppress.validate`,
+        which raises SuppressionError) and return it with its id."""
+        self._check_writable()
+        now = self._clock()
+        fields = dict(fields or {})
+        validate(rule, fields, reason, expires, now)
+        with self._lock, _transaction(self._conn):
+            cur = self._conn.execute(
+                "INSERT INTO suppressions (rule, fields, reason, created, expires, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (rule, msgspec.json.encode(fields).decode(), reason.strip(), now, expires,
+                 created_by))
+            sid = int(cur.lastrowid or 0)
+            self._bump_suppressions()
+        return Suppression(id=sid, rule=rule, fields=fields, reason=reason.strip(),
+                           created=now, expires=expires, created_by=created_by)
+
+    def remove_suppression(self, sid: int) -> bool:
+        """Retire suppression ``sid`` (kept, with its hits, as removed); False when there
+        is no such suppression in force."""
+        self._check_writable()
+        with self._lock, _transaction(self._conn):
+            n = self._conn.execute(
+                "UPDATE suppressions SET removed = ? WHERE id = ? AND removed IS NULL",
+                (self._clock(), sid)).rowcount
+            if n:
+                self._bump_suppressions()
+        return bool(n)
+
+    def suppressions(self) -> list[Suppression]:
+        """Every suppression ever made (removed and expired ones too), oldest first."""
+        rows = self._all(
+            "SELECT id, rule, fields, reason, created, expires, created_by, removed, hits,"
+            " last_hit, last_alert FROM suppressions ORDER BY id", ())
+        return [Suppression(id=r[0], rule=r[1], fields=msgspec.json.decode(r[2]), reason=r[3],
+                            created=r[4], expires=r[5], created_by=r[6], removed=r[7],
+                            hits=r[8], last_hit=r[9], last_alert=r[10]) for r in rows]
+
+    def suppressions_version(self) -> int:
+        """A number that changes whenever a suppression is added or removed (cheap to
+        poll: the agent re-reads the suppressions when it changes)."""
+        row = self._one("SELECT value FROM meta WHERE key = ?", (_SUPPRESSIONS_VERSION,))
+        return 0 if row is None else int(row[0])
+
+    def set_control(self, name: str, value: Any,
+                    checkpoints: Mapping[str, bytes] = _NO_CHECKPOINTS) -> None:
+        """Leave the JSON-encodable ``value`` as request ``name`` for the agent (e.g. a
+        baseline reset), with ``checkpoints`` set in the same transaction."""
+        self._check_writable()
+        data = msgspec.json.encode(value).decode()
+        now = self._clock()
+        rows = [_checkpoint_row(n, d, now) for n, d in checkpoints.items()]
+        with self._lock, _transaction(self._conn):
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_CONTROL + name, data))
+            if rows:
+                self._conn.executemany(schema.UPSERT_CHECKPOINT, rows)
+
+    def get_control(self, name: str) -> Any:
+        """The value last given to :meth:`set_control` for ``name``, or None."""
+        row = self._one("SELECT value FROM meta WHERE key = ?", (_CONTROL + name,))
+        return None if row is None else msgspec.json.decode(row[0])
+
+    def _bump_suppressions(self) -> None:
+        """In the caller's transaction, with the lock held."""
+        self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key)"
+            " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+            (_SUPPRESSIONS_VERSION,))
 
     def set_status(self, name: str, value: Any) -> None:
         """Record the JSON-encodable ``value`` as the status of ``name`` (e.g. ``agent``);
@@ -366,6 +460,13 @@ def _configure(conn: sqlite3.Connection, path: Path, readonly: bool, busy_timeou
         raise StoreError(f"{path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: not a usable store: {exc}") from None
+
+
+def _hit_rows(hits: Mapping[int, Hit] | None) -> list[tuple[object, ...]]:
+    if not hits:
+        return []
+    return [(h.count, h.last, h.last, h.last_alert, sid)
+            for sid, h in hits.items() if h.count > 0]
 
 
 def _checkpoint_row(name: str, data: bytes, now: float) -> tuple[object, ...]:

@@ -1,0 +1,251 @@
+"""Per-event cost of Engine.process as the rule count grows: 10 rules vs 250 rules.
+
+    python bench/bench_engine_scaling.py [--events 200000] [--seed 11] [--sigmahq DIR]
+
+Rule sets (all loaded through the normal loader):
+
+* ``builtin+sigmahq``: keibi's built-in rules plus the 210 SigmaHQ Linux rules from
+  ``../shared/sigma/rules-linux`` (target: at least 50,000 events/s);
+* ``250``: those plus variants of SigmaHQ rules (new ids, every string value changed) up to
+  250 rules;
+* ``10``: a seeded sample of 10 of the 250, keeping the mix of log sources.
+
+Events: a mixed stream of what the sources produce -- sshd/sudo auth lines, audit
+``EXECVE`` process starts (``keibi.audit``, ``event.category: process``), outbound
+connections, file creations, syslog lines -- mostly benign, with about 1% generated to
+match some SigmaHQ rule (:mod:`keibi.engine.synth`). Each set runs in a fresh Engine; the
+output is events/s per set and the 250 vs 10 ratio of per-event cost (target: < 3x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gc
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from keibi.engine.engine import Engine
+from keibi.engine.synth import prove
+from keibi.events.model import Event
+from keibi.rules.loader import LoadedRule, builtin_rules_dir, load_rules
+
+START = 1_790_000_000.0
+TARGET_RATE = 50_000
+TARGET_RATIO = 3.0
+REPO = Path(__file__).resolve().parents[1]
+SIGMAHQ = REPO.parent / "shared" / "sigma" / "rules-linux"
+
+HOSTS = ["web01", "web02", "db01"]
+USERS = ["alice", "bob", "carol", "deploy", "www-data", "postgres", "root"]
+PROGRAMS = [
+    ("/usr/bin/ls", ["-la", "/var/log", "-h"]),
+    ("/usr/bin/cat", ["/etc/hostname", "/proc/cpuinfo"]),
+    ("/usr/bin/python3", ["/opt/app/manage.py", "runserver", "--noreload"]),
+    ("/usr/bin/git", ["status", "pull", "--rebase", "origin", "main"]),
+    ("/usr/sbin/nginx", ["-g", "daemon off;"]),
+    ("/usr/bin/systemctl", ["status", "restart", "nginx.service", "--no-pager"]),
+    ("/usr/bin/grep", ["-r", "TODO", "src/", "-n"]),
+    ("/usr/bin/find", ["/var/www", "-name", "*.log", "-mtime", "+7"]),
+    ("/usr/bin/tar", ["-czf", "/backup/db.tar.gz", "/var/lib/postgresql"]),
+    ("/usr/bin/ssh", ["-p", "22", "deploy@10.0.0.5", "uptime"]),
+    ("/usr/bin/rsync", ["-az", "/srv/", "backup:/srv/"]),
+    ("/usr/lib/postgresql/15/bin/postgres", ["-D", "/var/lib/postgresql/15/main"]),
+    ("/bin/bash", ["-c", "echo hello", "/opt/scripts/rotate.sh"]),
+    ("/usr/bin/apt-get", ["update", "-q"]),
+    ("/usr/bin/node", ["/srv/app/server.js", "--port", "3000"]),
+    ("/usr/bin/sed", ["-i", "s/a/b/", "/etc/app.conf"]),
+]
+PARENTS = ["/usr/lib/systemd/systemd", "/bin/bash", "/usr/sbin/sshd", "/usr/sbin/cron",
+           "/usr/bin/python3"]
+PATHS = ["/var/log/app/app.log", "/tmp/tmpa81x.json", "/home/alice/notes.txt",
+         "/var/lib/dpkg/status", "/srv/www/index.html", "/etc/nginx/conf.d/site.conf",
+         "/var/cache/apt/pkgcache.bin", "/run/user/1000/bus"]
+
+
+def _ip(rng: random.Random) -> str:
+    a, b, c, d = rng.randint(1, 223), rng.randint(0, 255), rng.randint(0, 255), rng.randint(1, 254)
+    return f"{a}.{b}.{c}.{d}"
+
+
+def auth_event(rng: random.Random, ts: float) -> Event:
+    host = rng.choice(HOSTS)
+    r = rng.random()
+    if r < 0.4:
+        return Event(timestamp=ts, dataset="keibi.auth", action="session-opened",
+                     category=("session",), type=("start",), user_name="root",
+                     process_name="CRON", host_name=host,
+                     message="pam_unix(cron:session): session opened for user root")
+    if r < 0.7:
+        return Event(timestamp=ts, dataset="keibi.auth", action="ssh-login",
+                     outcome=rng.choice(("success", "failure")), user_name=rng.choice(USERS),
+                     source_ip=_ip(rng), host_name=host, process_name="sshd",
+                     message="Failed password for invalid user admin from 198.51.100.7")
+    return Event(timestamp=ts, dataset="keibi.auth", action="sudo-command",
+                 user_name=rng.choice(USERS), user_target_name="root", host_name=host,
+                 process_command_line="/usr/bin/systemctl restart nginx",
+                 message="alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=...")
+
+
+def process_event(rng: random.Random, ts: float) -> Event:
+    exe, words = rng.choice(PROGRAMS)
+    args = (exe.rsplit("/", 1)[1], *rng.sample(words, k=rng.randint(1, len(words))))
+    return Event(timestamp=ts, dataset="keibi.audit", action="process-started",
+                 category=("process",), type=("start",), outcome="success",
+                 process_executable=exe, process_name=args[0], process_args=args,
+                 process_command_line=" ".join(args), process_pid=rng.randint(300, 99999),
+                 process_parent_pid=rng.randint(1, 3000),
+                 process_parent_executable=rng.choice(PARENTS),
+                 process_working_directory="/home/" + rng.choice(USERS),
+                 user_name=rng.choice(USERS), user_id=str(rng.randint(0, 1005)),
+                 host_name=rng.choice(HOSTS),
+                 extra={"auditd.record_types": ["SYSCALL", "EXECVE", "CWD", "PATH"],
+                        "auditd.data.syscall": "execve"})
+
+
+def network_event(rng: random.Random, ts: float) -> Event:
+    exe, _ = rng.choice(PROGRAMS)
+    return Event(timestamp=ts, dataset="keibi.audit", action="connection-attempted",
+                 category=("network",), type=("connection", "start"),
+                 network_direction="outbound", network_transport="tcp",
+                 destination_ip=_ip(rng), destination_port=rng.choice((443, 80, 5432, 22, 53)),
+                 process_executable=exe, process_name=exe.rsplit("/", 1)[1],
+                 process_pid=rng.randint(300, 99999), user_name=rng.choice(USERS),
+                 host_name=rng.choice(HOSTS),
+                 extra={"auditd.record_types": ["SYSCALL", "SOCKADDR"],
+                        "auditd.data.syscall": "connect"})
+
+
+def file_event(rng: random.Random, ts: float) -> Event:
+    exe, _ = rng.choice(PROGRAMS)
+    return Event(timestamp=ts, dataset="keibi.audit", action="file-created",
+                 category=("file",), type=("creation",), file_path=rng.choice(PATHS),
+                 process_executable=exe, process_name=exe.rsplit("/", 1)[1],
+                 user_name=rng.choice(USERS), host_name=rng.choice(HOSTS),
+                 extra={"auditd.record_types": ["SYSCALL", "CWD", "PATH"],
+                        "auditd.data.syscall": "openat"})
+
+
+def syslog_event(rng: random.Random, ts: float) -> Event:
+    return Event(timestamp=ts, dataset="keibi.syslog", action="log",
+                 process_name=rng.choice(("systemd", "kernel", "dbus-daemon")),
+                 host_name=rng.choice(HOSTS),
+                 message=rng.choice(("Started Session 42 of user alice.",
+                                     "eth0: link up, 1000 Mbps, full duplex",
+                                     "Reloading configuration")))
+
+
+MIX = ((0.30, auth_event), (0.35, process_event), (0.12, network_event),
+       (0.13, file_event), (0.10, syslog_event))
+
+
+def mixed(rng: random.Random, n: int, positives: list[Event]) -> list[Event]:
+    out: list[Event] = []
+    ts = START
+    for _ in range(n):
+        ts += rng.expovariate(1 / 0.05)
+        if positives and rng.random() < 0.01:
+            out.append(msgspec.structs.replace(rng.choice(positives), timestamp=ts))
+            continue
+        r = rng.random()
+        for share, make in MIX:
+            if r < share:
+                out.append(make(rng, ts))
+                break
+            r -= share
+    return out
+
+
+def _mutate(node: Any, tag: str) -> Any:
+    if isinstance(node, dict):
+        return {k: node[k] if k == "condition" else _mutate(v, tag) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_mutate(v, tag) for v in node]
+    if isinstance(node, str):
+        return node + tag if not node.endswith("*") else node[:-1] + tag + "*"
+    return node
+
+
+def variants(sigmahq: Path, count: int, out: Path) -> None:
+    """``count`` SigmaHQ rules again, with new ids and changed strings."""
+    files = sorted(sigmahq.rglob("*.yml"))
+    for i in range(count):
+        src = files[i % len(files)]
+        data = yaml.safe_load(src.read_text(encoding="utf-8"))
+        data["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"keibi-bench/{i}"))
+        data["title"] = f"{data['title']} (variant {i})"
+        data["detection"] = _mutate(copy.deepcopy(data["detection"]), f"v{i}")
+        (out / f"variant_{i:03d}.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+def run(name: str, rules: list[LoadedRule], events: list[Event]) -> float:
+    gc.collect()
+    gc.freeze()
+    engine = Engine(rules)
+    process = engine.process
+    t0 = time.perf_counter()
+    updates = 0
+    for ev in events:
+        updates += len(process(ev))
+    engine.finish()
+    dt = time.perf_counter() - t0
+    gc.unfreeze()
+    rate = len(events) / dt
+    print(f"{name:16s} rules={len(engine.rules):4d} (not evaluable {len(engine.not_evaluable)})"
+          f"  {len(events):,d} events {dt:6.2f}s {rate:>10,.0f} events/s"
+          f"  {1e6 / rate:6.2f} us/event  alerts={len(engine.alerts()):,d}")
+    return rate
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--sigmahq", type=Path, default=SIGMAHQ)
+    args = ap.parse_args()
+    if not args.sigmahq.is_dir():
+        print(f"SigmaHQ rules not found at {args.sigmahq} (--sigmahq DIR)", file=sys.stderr)
+        return 2
+    builtin = load_rules([builtin_rules_dir()])
+    sigma = load_rules([args.sigmahq])
+    assert not builtin.errors and not sigma.errors
+    base = builtin.rules + sigma.rules
+    with tempfile.TemporaryDirectory() as tmp:
+        variants(args.sigmahq, 250 - len(base), Path(tmp))
+        extra = load_rules([Path(tmp)])
+    assert not extra.errors, extra.errors[:3]
+    big = base + extra.rules
+    small = random.Random(args.seed).sample(big, 10)
+    # about 1% of the stream: events some SigmaHQ rule fires on
+    checker = Engine(sigma.rules)
+    positives = []
+    for rule in sigma.rules:
+        if rule.id not in checker.not_evaluable and not rule.is_correlation:
+            found = prove(rule.sigma, lambda e: True, tries=1)  # type: ignore[arg-type]
+            if found is not None:
+                positives.append(found.event)
+    events = mixed(random.Random(args.seed), args.events, positives)
+    print(f"{args.events:,d} mixed events: auth 30%, process 35%, network 12%, file 13%, "
+          f"syslog 10%, ~1% SigmaHQ positives ({len(positives)} kinds)")
+    r_all = run("builtin+sigmahq", base, events)
+    r_10 = run("10 rules", small, events)
+    r_250 = run("250 rules", big, events)
+    ratio = r_10 / r_250
+    verdict = "meets" if r_all >= TARGET_RATE else "MISSES"
+    print(f"throughput with built-ins + SigmaHQ: {r_all:,.0f}/s {verdict} the "
+          f"{TARGET_RATE:,d}/s target")
+    verdict = "meets" if ratio < TARGET_RATIO else "MISSES"
+    print(f"per-event cost 250 vs 10 rules: {ratio:.2f}x {verdict} the < {TARGET_RATIO:g}x target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

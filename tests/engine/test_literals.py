@@ -1,0 +1,107 @@
+"""Literal gates: a necessary condition of each rule, so skipping by it never loses a match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from keibi.engine.compile import compile_rule
+from keibi.engine.ir import And, FieldTest, Keyword, Not, Or
+from keibi.engine.literals import Gated, LiteralFilter, gate
+from keibi.engine.values import CompareTest, NumTest, RegexTest, StrTest
+from keibi.events.model import Event
+from tests.engine import test_oracle_sqlite as oracle
+from tests.engine.helpers import write_rules
+
+EXE, CMD = "process.executable", "process.command_line"
+
+
+def test_gate_shapes() -> None:
+    curl = FieldTest(EXE, StrTest(suffixes=("/curl",)))
+    b64 = FieldTest(CMD, StrTest(contains=("base64",)))
+    pid = FieldTest("process.pid", CompareTest("gt", 1.0))
+    assert gate(curl) == {("suffix", EXE, "/curl")}
+    # AND: one argument's gate suffices, the most selective (exact < affix < substring)
+    assert gate(And((b64, curl, pid))) == {("suffix", EXE, "/curl")}
+    # OR: every branch must be gated
+    assert gate(Or((b64, curl))) == {("suffix", EXE, "/curl"), ("contains", CMD, "base64")}
+    assert gate(Or((b64, pid))) is None
+    assert gate(Not(curl)) is None
+    # numbers: exact atoms on integer fields only (their text form is canonical)
+    assert gate(FieldTest("destination.port", NumTest(frozenset({4444.0})))) == {
+        ("exact", "destination.port", "4444")}
+    assert gate(FieldTest("auditd.data.a0", NumTest(frozenset({2.0})))) is None
+    assert gate(FieldTest("event.dataset", StrTest(exact=frozenset({"keibi.audit"})))) is None
+    assert gate(FieldTest(CMD, StrTest(contains=("",)))) is None  # "" is in every text
+    assert gate(Keyword(StrTest(contains=("segfault",)))) == {
+        ("contains", "message", "segfault"), ("contains", "event.original", "segfault")}
+
+
+@pytest.mark.parametrize(("pattern", "atom"), [
+    (r"/usr/bin/.*\ \-c", ("prefix", "/usr/bin/")),
+    (r".*/bin/.*sh", ("suffix", "sh")),
+    (r".*wget\ .*\ \-\ http.*", ("contains", " - http")),
+])
+def test_wildcard_patterns_give_their_anchored_or_longest_literal(
+        pattern: str, atom: tuple[str, str]) -> None:
+    assert gate(FieldTest(CMD, StrTest(patterns=(pattern,)))) == {(atom[0], CMD, atom[1])}
+
+
+@pytest.mark.parametrize(("regex", "literals"), [
+    (r"\s-O\s", {"-o"}),
+    (r"^(ba)?sh -c .*[0-9]{2,}$", {"sh -c "}),
+    (r"(?:base64)+ -d", {"base64"}),
+    (r"(curl|wget) http", {"curl http", "wget http"}),
+    (r"-(W|R)\s?(\s|\"|')([0-9a-f]{2}\s?){2,20}", {"-w", "-r"}),
+    (r"\s-[FTd]\s", {"-f", "-t", "-d"}),
+    (r"(?:x.*curl|y.*wget)", {"curl", "wget"}),
+    (r"(a|b)", {"a", "b"}),
+    (r"(a|.)", None),
+    (r"(.){200,}", None),
+])
+def test_regex_literals(regex: str, literals: set[str] | None) -> None:
+    g = gate(FieldTest(CMD, RegexTest(regex)))
+    assert g == (None if literals is None else {("contains", CMD, lit) for lit in literals})
+
+
+def test_filter_answers_per_event() -> None:
+    lf = LiteralFilter([
+        frozenset({("suffix", EXE, "/curl")}),
+        frozenset({("contains", CMD, "base64"), ("exact", "user.name", "mallory")}),
+        None,
+        frozenset({("contains", "process.args", "-enc"), ("prefix", CMD, "sh -c")}),
+        frozenset({("contains", CMD, "-x")}),  # shorter than a 3-gram
+    ])
+    assert lf.ungated == {2}
+    e = Event(timestamp=0.0, process_executable="/usr/bin/CURL",
+              process_command_line="SH -c 'echo | base64 -d'", process_args=("a", "x-enc"))
+    assert lf.passing(e) == {0, 1, 3}
+    assert lf.passing(Event(timestamp=0.0, user_name="Mallory", process_command_line="a-x")) \
+        == {1, 4}
+    assert lf.passing(Event(timestamp=0.0)) == set()
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in oracle.CASES])
+def test_no_event_the_predicate_matches_is_gated_out(case: oracle.Case,
+                                                     tmp_path: Path) -> None:
+    """Soundness over the oracle matrix: every matching event passes the rule's gate."""
+    (rule,) = write_rules(tmp_path, oracle.rule_text(case))
+    compiled = compile_rule(rule)
+    lf = LiteralFilter([compiled.gate])
+    for row in oracle.events(case):
+        event = oracle.keibi_event(case, row)
+        if compiled.predicate(event):
+            assert compiled.gate is None or lf.passing(event) == {0}, row
+
+
+def test_gated_keeps_rule_order_and_always_runs_ungated_rules() -> None:
+    items = ["a", "b", "c", "d"]
+    gates = [None, frozenset({("suffix", EXE, "/curl")}), None,
+             frozenset({("contains", CMD, "wget")})]
+    g = Gated(items, gates)
+    assert g.select(Event(timestamp=0.0)) == ("a", "c")
+    assert g.select(Event(timestamp=0.0, process_executable="/bin/curl")) == ("a", "b", "c")
+    both = Event(timestamp=0.0, process_executable="/bin/curl",
+                 process_command_line="curl x | wget y")
+    assert g.select(both) == ("a", "b", "c", "d")
