@@ -238,4 +238,4 @@ def _pooled(s: _Set, rep: ReadReport, max_line_bytes: int,
         rep.skipped.append((path, why))
 
     with ParsePool(jobs, prefilter, max_line_bytes) as pool:
-        yield from pooled_batches(s.stype, s.paths, pool, on_result, on_skip, 2 * jobs)
+        yield from pooled_batches(s.stype, s.paths, pool, on_result, on_skip, 4 * jobs)

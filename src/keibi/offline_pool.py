@@ -23,6 +23,7 @@ msgpack body: one :class:`Setup`, then :class:`Task` values, each answered in or
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import io
 import lzma
@@ -52,7 +53,8 @@ __all__ = ["CHUNK_BYTES", "Batch", "ChunkResult", "ParsePool", "PoolError", "Tas
            "can_pool", "is_stateless", "pooled_batches"]
 
 #: bytes per chunk (a chunk ends at the first newline after this many bytes)
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 512 << 10
+_PIPE_BYTES = 1 << 20
 _LEN = struct.Struct("<I")
 
 
@@ -96,7 +98,8 @@ class Batch:
 # -- the worker side ----------------------------------------------------------------------
 class _Worker:
     def __init__(self, setup: Setup) -> None:
-        self.wants = Prefilter(setup.attrs, setup.values, setup.everything).wants
+        self._prefilter = Prefilter(setup.attrs, setup.values, setup.everything)
+        self.wants = self._prefilter.wants
         self.max_line_bytes = setup.max_line_bytes
         self._parsers: dict[str, StreamParser] = {}
         self._contexts: dict[tuple[str, float, str], LineContext] = {}
@@ -136,6 +139,7 @@ class _Worker:
         stats = LineStats()
         splitter = LineSplitter(task.path, stats, self.max_line_bytes, task.offset)
         wants = self.wants
+        key_of, memo = self._prefilter.key, self._prefilter.memo  # wants(), inline
         kept: list[Event] = []
         ticks: list[float] = []
         cuts: list[int] = []
@@ -156,7 +160,10 @@ class _Worker:
                 n += len(events)
                 for ev in events:
                     ts = ev.timestamp
-                    if wants(ev):
+                    wanted = memo.get(key_of(ev))
+                    if wanted is None:
+                        wanted = wants(ev)
+                    if wanted:
                         cut(len(ticks))
                         keep(ev)
                         if ts > high:
@@ -189,6 +196,7 @@ def _write_frame(stream: IO[bytes], body: bytes) -> None:
 def worker_main() -> int:
     """The worker process: setup, then tasks until stdin ends."""
     gc.freeze()
+    gc.set_threshold(10_000, *gc.get_threshold()[1:])  # parsing makes no cycles
     rd = sys.stdin.buffer
     # the protocol keeps stdout to itself: anything printed by mistake goes to stderr
     wr = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -220,6 +228,18 @@ def can_pool() -> bool:
     return bool(sys.executable) and os.path.exists(sys.executable)
 
 
+def _widen(fd: int) -> None:
+    """Let a worker's pipe hold a whole result (up to 1 MiB, the usual limit): it
+    writes it at once and goes on with its next chunk instead of waiting for a reader."""
+    with contextlib.suppress(OSError, AttributeError):
+        try:
+            with open("/proc/sys/fs/pipe-max-size") as f:
+                size = min(int(f.read()), _PIPE_BYTES)
+        except (OSError, ValueError):
+            size = _PIPE_BYTES
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+
+
 class ParsePool:
     """``n`` worker processes answering tasks in submission order (round robin)."""
 
@@ -246,6 +266,8 @@ class ParsePool:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         env=env)
                 self._procs.append(proc)
+                assert proc.stdout is not None
+                _widen(proc.stdout.fileno())
                 q: SimpleQueue[bytes | None] = SimpleQueue()
                 self._queues.append(q)
                 # a writer thread per worker: a big task never blocks the reading side

@@ -23,6 +23,7 @@ from keibi.cli.common import (
 )
 from keibi.cli.progress import progress_for
 from keibi.detection import RuleLoadError, build_engine, load_rule_set
+from keibi.engine.engine import Engine
 from keibi.events.encoding import dumps
 from keibi.events.model import Event
 from keibi.offline import InputError, PoolError, ReadReport, default_jobs, read_batches
@@ -98,7 +99,20 @@ def run(args: argparse.Namespace) -> int:
     except RuleLoadError as exc:
         raise UsageError(str(exc)) from exc
     report = ReadReport()
-    gc.freeze()  # rules and code stay: full collections need not walk them again
+    # Rules and code stay: full collections need not walk them again; and the millions
+    # of short-lived objects of a run die by reference count, not by collection.
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(10_000, *thresholds[1:])
+    try:
+        return _hunt(args, config.max_line_bytes, engine, report)
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def _hunt(args: argparse.Namespace, max_line_bytes: int, engine: Engine,
+          report: ReadReport) -> int:
     started = time.perf_counter()
     output = _Output(args)
     process_batch, drain = engine.process_batch, engine.drain_closed
@@ -106,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with progress_for(args.paths, report) as on_bytes:
             for batch in read_batches(args.paths, forced_type=args.source, report=report,
-                                      max_line_bytes=config.max_line_bytes,
+                                      max_line_bytes=max_line_bytes,
                                       on_bytes=on_bytes, prefilter=engine.prefilter(),
                                       jobs=jobs):
                 process_batch(batch.events, batch.ticks, batch.cuts)

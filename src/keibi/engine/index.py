@@ -104,15 +104,17 @@ class Prefilter:
     :meth:`RuleIndex.candidates` being non-empty), without the rules: a plain value that
     parser processes use to send on only the events the engine can use."""
 
-    __slots__ = ("_key", "_memo", "attrs", "everything", "values")
+    __slots__ = ("attrs", "everything", "key", "memo", "values")
 
     def __init__(self, attrs: tuple[str, ...], values: tuple[frozenset[str], ...],
                  everything: bool) -> None:
         self.attrs = attrs
         self.values = values
         self.everything = everything  # an unindexed rule meets every event
-        self._key = attrgetter(*attrs)
-        self._memo: dict[Any, bool] = {}
+        #: an event's key, and the answers known per key (for callers that inline
+        #: :meth:`wants`: a missing key means "ask wants()")
+        self.key = attrgetter(*attrs)
+        self.memo: dict[Any, bool] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Prefilter, (self.attrs, self.values, self.everything))
@@ -128,10 +130,10 @@ class Prefilter:
 
     def wants(self, event: Event) -> bool:
         """Whether some rule may match ``event``."""
-        key = self._key(event)
-        found = self._memo.get(key)
+        key = self.key(event)
+        found = self.memo.get(key)
         if found is None:
-            if len(self._memo) >= MEMO_LIMIT:
-                self._memo.clear()
-            found = self._memo[key] = self._compute(key)
+            if len(self.memo) >= MEMO_LIMIT:
+                self.memo.clear()
+            found = self.memo[key] = self._compute(key)
         return found
