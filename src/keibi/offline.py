@@ -30,7 +30,7 @@ from keibi.offline_pool import (
     pooled_batches,
 )
 from keibi.parsers.context import LineContext
-from keibi.parsers.registry import base_name, guess_type, source_type
+from keibi.parsers.registry import base_name, guess_type, skip_reason, source_type
 from keibi.sources.files import expand_inputs, iter_batches, iter_lines
 from keibi.sources.lines import LineStats
 
@@ -85,7 +85,7 @@ def plan_inputs(
     for path in expand_inputs(list(paths)):
         stype = forced_type or guess_type(os.path.basename(path), _head(path))
         if stype is None:
-            report.skipped.append((path, "not a log format keibi knows"))
+            report.skipped.append((path, skip_reason(path)))
             continue
         key = (os.path.dirname(path), base_name(os.path.basename(path)) + "\0" + stype)
         sets.setdefault(key, _Set(stype, [])).paths.append(path)
