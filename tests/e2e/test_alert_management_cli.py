@@ -73,6 +73,15 @@ def test_suppress_add_list_remove_and_usage_errors(data_dir: Path, tmp_path: Pat
     assert added["state"] == "active" and added["hits"] == 0 and added["expires"]
     r = keibi("suppress", "list", "--json", "--data-dir", d)
     assert [json.loads(x)["id"] for x in r.stdout.splitlines()] == [added["id"]]
+    # keibi hunt applies it, and says so
+    logs = str(data_dir.parent / "log")
+    r = keibi("hunt", "--json", "-j", "1", logs, "--data-dir", d)
+    assert r.returncode == 0, r.stderr
+    rules = [json.loads(x)["rule"]["name"] for x in r.stdout.splitlines()]
+    assert len(rules) == 7 and not any(n.startswith("Package Installed") for n in rules)
+    assert "1 alerts suppressed (keibi suppress list; --no-suppress shows them)" in r.stderr
+    r = keibi("hunt", "--json", "-q", "-j", "1", logs, "--data-dir", d, "--no-suppress")
+    assert len(r.stdout.splitlines()) == 8 and "suppressed" not in r.stderr
     for bad in (["--rule", "no_such_rule", "--reason", "x"],
                 ["--field", "process.name", "--reason", "x"],
                 ["--rule", "ssh_brute_force"],  # no reason

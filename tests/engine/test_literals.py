@@ -8,7 +8,7 @@ import pytest
 
 from keibi.engine.compile import compile_rule
 from keibi.engine.ir import And, FieldTest, Keyword, Not, Or
-from keibi.engine.literals import Gated, LiteralFilter, gate
+from keibi.engine.literals import Gate, Gated, LiteralFilter, gate
 from keibi.engine.values import CompareTest, NumTest, RegexTest, StrTest
 from keibi.events.model import Event
 from tests.engine import test_oracle_sqlite as oracle
@@ -105,3 +105,18 @@ def test_gated_keeps_rule_order_and_always_runs_ungated_rules() -> None:
     both = Event(timestamp=0.0, process_executable="/bin/curl",
                  process_command_line="curl x | wget y")
     assert g.select(both) == ("a", "b", "c", "d")
+
+
+def test_the_index_filters_large_candidate_lists_by_their_gates() -> None:
+    from keibi.engine.index import GATED_MIN, RuleIndex
+
+    n = GATED_MIN + 2
+    gates: list[Gate] = [frozenset({("suffix", EXE, f"/tool{i}")}) for i in range(n)]
+    gates.append(None)  # an ungated rule meets every routed event
+    index = RuleIndex([({}, i) for i in range(n + 1)], gates=gates)
+    assert index.stats()["gated_rules"] == n
+    assert index.candidates(Event(timestamp=0.0, process_executable="/bin/tool3")) == (3, n)
+    assert index.candidates(Event(timestamp=0.0)) == (n,)
+    # a few gated rules are simply tested
+    few = RuleIndex([({}, i) for i in range(3)], gates=gates[:3])
+    assert few.candidates(Event(timestamp=0.0)) == (0, 1, 2)

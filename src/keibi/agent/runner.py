@@ -32,6 +32,7 @@ from keibi.agent.live import (
 )
 from keibi.agent.notices import notice_event
 from keibi.agent.sources import WATCH, PlannedSource
+from keibi.alerts.gate import SuppressionGate
 from keibi.engine.engine import AlertUpdate, Engine
 from keibi.events.model import Event
 from keibi.parsers.context import LineContext
@@ -39,6 +40,7 @@ from keibi.parsers.registry import source_type
 from keibi.parsers.stream import LineStream, StreamParser
 from keibi.sinks.base import Sink
 from keibi.sources.tailer import wait_for_change
+from keibi.store.baselines import LiveBaseline
 from keibi.store.sqlite import Store
 
 ENGINE_STATE = "engine"
@@ -110,6 +112,9 @@ class Agent:
         state = store.get_checkpoint(ENGINE_STATE)
         if state is not None:
             engine.restore(state)
+        # suppressions (keibi suppress) before the sinks; first-seen anomalies (baseline)
+        self.suppressions = SuppressionGate(store)
+        self.baseline = LiveBaseline(store)
         for planned in sources:
             source = self._open(planned, read_existing, max_line_bytes)
             if planned.kind == WATCH:  # watched, not parsed: notices only
@@ -194,13 +199,19 @@ class Agent:
             for ev in f.parser.flush(now):
                 events.append(ev)
                 take(process(ev))
+        if events:
+            for ev in self.baseline.observe_all(events, now):
+                events.append(ev)
+                take(process(ev))
         take(self.engine.advance(now))
         if not events and not updates and not lines_read:
             return 0
+        updates = self.suppressions.filter(updates, now)
         checkpoints = {f.source.key: f.source.checkpoint() for f in self._followed}
         checkpoints[ENGINE_STATE] = self.engine.snapshot()
+        checkpoints.update(self.baseline.checkpoints())
         alerts = [u.alert for u in updates.values()]
-        self.store.commit(events, alerts, checkpoints)
+        self.store.commit(events, alerts, checkpoints, suppressed=self.suppressions.take_hits())
         self.stats.commits += 1
         self.stats.lines += lines_read
         self.stats.events += len(events)

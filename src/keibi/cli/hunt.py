@@ -2,7 +2,8 @@
 
 Alerts are printed as the engine closes them (their group window passed in event time),
 in closing order, and the ones still open at the end of input last: a long run holds
-only the open alerts, never all of them.
+only the open alerts, never all of them. The suppressions in force in the data dir's
+store (``keibi suppress``) hold alerts back, counted on stderr (``--no-suppress``: all).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import time
 from typing import BinaryIO
 
+from keibi.alerts.suppress import Suppressor
 from keibi.cli.common import (
     UsageError,
     add_common,
@@ -22,6 +24,7 @@ from keibi.cli.common import (
     write_json_line,
 )
 from keibi.cli.progress import progress_for
+from keibi.cli.suppress import stored_suppressor
 from keibi.detection import RuleLoadError, build_engine, load_rule_set
 from keibi.engine.engine import Engine
 from keibi.events.encoding import dumps
@@ -47,6 +50,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--jobs", "-j", type=_jobs_arg, metavar="N",
                    help="processes for parsing a large input (default: the CPUs available;"
                         " 1: parse in this process)")
+    p.add_argument("--no-suppress", action="store_true",
+                   help="ignore the suppressions of the data dir's store (keibi suppress)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="where the suppressions are (default as for keibi run)")
     add_common(p, data_dir=False)
     p.set_defaults(func=run)
 
@@ -60,7 +67,10 @@ def _jobs_arg(text: str) -> int:
 class _Output:
     """Prints alerts as the engine hands them over (closing order), counting them."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, suppressor: Suppressor | None = None) -> None:
+        self.suppressor = suppressor
+        self.suppressed = 0
+        self.now = time.time()
         self.json = bool(args.json)
         self.min_severity: int = args.min_severity
         self.fail_on: int | None = args.fail_on
@@ -71,6 +81,9 @@ class _Output:
 
     def write(self, alerts: list[Event]) -> None:
         for alert in alerts:
+            if self.suppressor is not None and self.suppressor.check(alert, self.now):
+                self.suppressed += 1  # counted and said in the summary, never silent
+                continue
             severity = alert.severity or 0
             if self.fail_on is not None and severity >= self.fail_on:
                 self.failed = True
@@ -104,17 +117,18 @@ def run(args: argparse.Namespace) -> int:
     gc.freeze()
     thresholds = gc.get_threshold()
     gc.set_threshold(10_000, *thresholds[1:])
+    suppressor = None if args.no_suppress else stored_suppressor(args, config)
     try:
-        return _hunt(args, config.max_line_bytes, engine, report)
+        return _hunt(args, config.max_line_bytes, engine, report, suppressor)
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
 def _hunt(args: argparse.Namespace, max_line_bytes: int, engine: Engine,
-          report: ReadReport) -> int:
+          report: ReadReport, suppressor: Suppressor | None = None) -> int:
     started = time.perf_counter()
-    output = _Output(args)
+    output = _Output(args, suppressor)
     process_batch, drain = engine.process_batch, engine.drain_closed
     jobs = default_jobs() if args.jobs is None else args.jobs
     try:
@@ -142,4 +156,7 @@ def _hunt(args: argparse.Namespace, max_line_bytes: int, engine: Engine,
               + (f"; {st.decode_errors} lines with invalid UTF-8" if st.decode_errors else "")
               + (f"; {st.truncated} over-long lines cut" if st.truncated else ""),
               file=sys.stderr)
+    if output.suppressed:
+        print(f"keibi hunt: {output.suppressed} alerts suppressed (keibi suppress list; "
+              "--no-suppress shows them)", file=sys.stderr)
     return 1 if output.failed else 0

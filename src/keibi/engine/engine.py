@@ -116,7 +116,8 @@ class Engine:
                 for step, ref in enumerate(rule.refs):
                     self._wire(ref.id, runnable, step)
             self.rules.append(rule)
-        self._index = RuleIndex([(cr.requires, (cr.predicate, node)) for cr, node in compiled])
+        self._index = RuleIndex([(cr.requires, (cr.predicate, node)) for cr, node in compiled],
+                                gates=[cr.gate for cr, _ in compiled])
         self._candidates = self._index.candidates
         kw = {} if max_closed_alerts is None else {"max_closed": max_closed_alerts}
         self._grouper = AlertGrouper(alert_rules, **kw, updates=updates)

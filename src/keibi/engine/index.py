@@ -12,6 +12,14 @@ no rule can match costs one tuple and one dict lookup.
 
 Values are compared as the predicates compare them (:func:`keibi.engine.values.as_text`,
 lower-cased), so the index never hides a rule from an event it could match.
+
+Within a candidate list, rules with a literal gate (:mod:`keibi.engine.literals`: strings
+one of which every matching event holds, e.g. ``Image`` ending in ``/curl``) sit behind
+one :class:`~keibi.engine.literals.Gated` filter that reads each field once for all of
+them: an event meets a gated rule only when the rule's gate holds (for lists with at
+least :data:`GATED_MIN` gated rules; a few rules are cheaper to test than to filter).
+This is what keeps the per-event cost nearly flat as SigmaHQ-style rules (same category,
+different programs and command lines) are added.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from keibi.engine.ir import Requirements
+from keibi.engine.literals import Gate, Gated
 from keibi.engine.values import as_text
 from keibi.events.model import FIELD_ATTRS, Event
 
@@ -29,6 +38,10 @@ T = TypeVar("T")
 INDEX_FIELDS: tuple[str, ...] = ("event.action", "event.dataset", "process.name",
                                  "event.category")
 MEMO_LIMIT = 4096
+#: distinct candidate lists with a literal filter kept (each filter memoises values)
+GATED_LIMIT = 64
+#: fewer gated candidates than this are cheaper to test than to filter
+GATED_MIN = 8
 
 
 def _texts(value: Any) -> set[str]:
@@ -45,10 +58,13 @@ class RuleIndex(Generic[T]):
 
     ``entries`` pairs each item with its rule's requirements
     (:attr:`keibi.engine.compile.CompiledRule.requires`); candidates keep entry order.
+    ``gates``, when given, holds each entry's literal gate
+    (:attr:`keibi.engine.compile.CompiledRule.gate`, None: ungated).
     """
 
     def __init__(self, entries: Sequence[tuple[Requirements, T]],
-                 fields: tuple[str, ...] = INDEX_FIELDS) -> None:
+                 fields: tuple[str, ...] = INDEX_FIELDS,
+                 gates: Sequence[Gate] | None = None) -> None:
         if not fields or any(f not in FIELD_ATTRS for f in fields):
             raise ValueError("index fields must be Event attribute fields")
         self.fields = fields
@@ -65,16 +81,31 @@ class RuleIndex(Generic[T]):
                     break
             else:
                 self.unindexed.append(n)
-        self._memo: dict[Any, tuple[T, ...]] = {}
+        if gates is not None and len(gates) != len(entries):
+            raise ValueError("one gate per entry")
+        self._gates: list[Gate] = list(gates) if gates is not None else [None] * len(entries)
+        # a candidate list and its literal filter, shared by the keys that have that list
+        self._gated: dict[tuple[int, ...], Gated[T]] = {}
+        self._memo: dict[Any, tuple[T, ...] | Gated[T]] = {}
 
-    def _compute(self, key: Any) -> tuple[T, ...]:
+    def _compute(self, key: Any) -> tuple[T, ...] | Gated[T]:
         values = key if len(self.fields) > 1 else (key,)
         found = set(self.unindexed)
         for table, value in zip(self._by_value, values, strict=True):
             if value is not None and table:
                 for text in _texts(value):
                     found.update(table.get(text, ()))
-        return tuple(self._items[n] for n in sorted(found))
+        nums = tuple(sorted(found))
+        gates = self._gates
+        if sum(gates[n] is not None for n in nums) < GATED_MIN:
+            return tuple(self._items[n] for n in nums)
+        gated = self._gated.get(nums)
+        if gated is None:
+            if len(self._gated) >= GATED_LIMIT:
+                self._gated.clear()
+            gated = self._gated[nums] = Gated([self._items[n] for n in nums],
+                                              [gates[n] for n in nums])
+        return gated
 
     def candidates(self, event: Event) -> tuple[T, ...]:
         """The rules ``event`` must be tested against (possibly none)."""
@@ -84,7 +115,9 @@ class RuleIndex(Generic[T]):
             if len(self._memo) >= MEMO_LIMIT:
                 self._memo.clear()
             found = self._memo[key] = self._compute(key)
-        return found
+        if type(found) is tuple:
+            return found
+        return found.select(event)  # type: ignore[union-attr]
 
     def prefilter(self) -> Prefilter:
         """The test "can any rule match this event", as a plain picklable value."""
@@ -95,6 +128,8 @@ class RuleIndex(Generic[T]):
         return {
             "indexed_values": sum(len(t) for t in self._by_value),
             "unindexed_rules": len(self.unindexed),
+            "gated_rules": sum(g is not None for g in self._gates),
+            "literal_filters": len(self._gated),
             "memo": len(self._memo),
         }
 

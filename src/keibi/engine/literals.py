@@ -63,7 +63,10 @@ WEAK_FIELDS = frozenset({"auditd.record_types", "auditd.data.arch",
                          "user.name", "user.id", "network.transport", "network.direction"})
 _KIND_COST = {"exact": 1, "prefix": 2, "suffix": 2, "contains": 3}
 GRAM = 3
-MEMO_LIMIT = 8192
+#: per field: answers remembered, for values up to MEMO_TEXT characters (executables,
+#: names, paths repeat; long command lines rarely do): memory stays bounded
+MEMO_LIMIT = 2048
+MEMO_TEXT = 160
 
 
 # -- gates ------------------------------------------------------------------------------
@@ -324,9 +327,11 @@ class _Field:
             tuple(value) if isinstance(value, tuple | list) else as_text(value))
         found = self.memo.get(key)
         if found is None:
-            if len(self.memo) >= MEMO_LIMIT:
-                self.memo.clear()
-            found = self.memo[key] = self._compute(value)
+            found = self._compute(value)
+            if len(key) <= MEMO_TEXT:
+                if len(self.memo) >= MEMO_LIMIT:
+                    self.memo.clear()
+                self.memo[key] = found
         return found
 
 

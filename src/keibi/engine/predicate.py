@@ -11,6 +11,7 @@ never as text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -34,14 +35,16 @@ class BuildError(Exception):
     """An IR node this builder cannot turn into a predicate (the message says why)."""
 
 
-def _cost(node: Node) -> int:
+def _cost(node: Node) -> float:
     if isinstance(node, FieldTest):
         t = node.test
+        # an attribute is one read; an ``extra`` field a dict lookup
+        extra = 0.0 if node.field in FIELD_ATTRS else 0.5
         if isinstance(t, StrTest):
-            return 0 if t.exact_only else (2 if t.patterns else 1)
+            return extra + (0 if t.exact_only else (2 if t.patterns else 1))
         if isinstance(t, NullTest | ExistsTest | NumTest | BoolTest):
-            return 0
-        return 3
+            return extra
+        return 3 + extra
     if isinstance(node, Keyword):
         return 4
     if isinstance(node, Not):
@@ -84,7 +87,10 @@ def _field_predicate(node: FieldTest) -> Predicate:
         if v is None:
             return False
         if type(v) is tuple or type(v) is list:
-            return any(check(x) for x in v)
+            for x in v:  # noqa: SIM110 (a loop: faster than any() over a generator)
+                if check(x):
+                    return True
+            return False
         return check(v)
 
     return pred
@@ -109,9 +115,13 @@ def _field_predicate_any(gets: list[Callable[[Event], Any]],
     return pred
 
 
+_INDEXED = re.compile(r".+\[\d+\]")
+
+
 def _fusable(node: Node) -> bool:
-    return (isinstance(node, FieldTest) and node.field in FIELD_ATTRS
-            and isinstance(node.test, StrTest) and node.test.exact_only)
+    """Exact values of an attribute field, or of an ``extra`` field (not ``f[N]``)."""
+    return (isinstance(node, FieldTest) and isinstance(node.test, StrTest)
+            and node.test.exact_only and _INDEXED.fullmatch(node.field) is None)
 
 
 def _in_set_slow(value: Any, values: frozenset[str], lower: bool) -> bool:
@@ -125,19 +135,27 @@ def _in_set_slow(value: Any, values: frozenset[str], lower: bool) -> bool:
 
 
 def _fused_exact(nodes: list[FieldTest]) -> Predicate:
-    """One generated function testing several exact-value fields in a row."""
+    """One generated function testing several exact-value fields in a row (attribute
+    fields first, then ``extra`` ones, read from the dict once)."""
     ns: dict[str, Any] = {"slow": _in_set_slow}
     lines = ["def fused(e):"]
+    nodes = sorted(nodes, key=lambda n: n.field not in FIELD_ATTRS)
     for i, node in enumerate(nodes):
         test = node.test
         assert isinstance(test, StrTest)
         ns[f"S{i}"] = test.exact
         lower = not test.cased
-        attr = FIELD_ATTRS[node.field]
-        assert attr.isidentifier()
         conv = "v.lower()" if lower else "v"
+        attr = FIELD_ATTRS.get(node.field)
+        if attr is not None:
+            assert attr.isidentifier()
+            lines.append(f"    v = e.{attr}")
+        else:
+            if "    x = e.extra" not in lines:
+                lines += ["    x = e.extra", "    if x is None:", "        return False"]
+            ns[f"N{i}"] = node.field  # the name is a bound constant, never source text
+            lines.append(f"    v = x.get(N{i})")
         lines += [
-            f"    v = e.{attr}",
             "    if v is None:",
             "        return False",
             "    if type(v) is str:",
