@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from keibi.agent.enrich import with_local_names
 from keibi.agent.live import (
     AuditNetlinkSource,
     FileSource,
@@ -189,14 +190,19 @@ class Agent:
             f.ctx.set_ref_time(now)
             feed = f.parser.feed
             ctx = f.ctx
+            local_ids = f.planned.type == "audit"  # this host's audit: ids -> local names
             for text, offset in batch:
                 for ev in feed(text, offset, ctx):
+                    if local_ids:
+                        ev = with_local_names(ev)
                     events.append(ev)
                     take(process(ev))
             f.lines += len(batch)
             lines_read += len(batch)
         for f in self._followed:
             for ev in f.parser.flush(now):
+                if f.planned.type == "audit":
+                    ev = with_local_names(ev)
                 events.append(ev)
                 take(process(ev))
         if events:
