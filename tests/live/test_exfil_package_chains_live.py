@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -34,6 +32,7 @@ import pytest
 from keibi.rules.loader import builtin_rules_dir, load_rules
 from keibi.sources.audit_netlink import audit_status, execve_rule, temporary_rule
 from tests.live.agent import RunningAgent, wait_alerts, wait_running
+from tests.live.packages import build_deb, dpkg
 from tests.live.test_chains_live import NamespaceListener
 
 pytestmark = pytest.mark.slow
@@ -53,31 +52,8 @@ def _of(got: list[dict[str, Any]], rule_id: str) -> list[dict[str, Any]]:
 
 def _deb(tmp: Path, name: str) -> Path:
     """A package ``name`` installing a copy of bash as /usr/local/bin/``name``."""
-    root = tmp / name
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "usr" / "local" / "bin").mkdir(parents=True)
-    prog = root / "usr" / "local" / "bin" / name
-    shutil.copyfile("/usr/bin/bash", prog)
-    prog.chmod(0o755)
-    (root / "DEBIAN" / "control").write_text(
-        f"Package: {name}\nVersion: 1.0-1\nArchitecture: all\nMaintainer: keibi tests "
-        "<keibi@example.invalid>\nDescription: beacon package made by a keibi test\n")
-    deb = tmp / f"{name}.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)],
-                   check=True, capture_output=True, timeout=60)
-    return deb
-
-
-def _dpkg(*args: str) -> None:
-    """dpkg, waiting for its lock if another dpkg or apt holds it."""
-    for _ in range(30):
-        r = subprocess.run(["dpkg", *args], capture_output=True, text=True, timeout=120)
-        if r.returncode == 0:
-            return
-        if "lock" not in r.stderr:
-            raise AssertionError(f"dpkg {' '.join(args)} failed: {r.stderr}")
-        time.sleep(1)
-    raise AssertionError("dpkg's lock stayed taken")
+    return build_deb(tmp, name, {f"/usr/local/bin/{name}": Path("/usr/bin/bash")},
+                     "beacon package made by a keibi test")
 
 
 @pytest.fixture
@@ -119,7 +95,7 @@ def test_package_install_then_beacon_fires_in_the_live_agent(
     prog = f"/usr/local/bin/{name}"
     installed = False
     try:
-        _dpkg("-i", str(deb))
+        dpkg("-i", str(deb))
         installed = True
         subprocess.run([prog, "-c", f"exec 3<>/dev/tcp/{listener.ip}/{listener.port}; "
                         "exec 3>&-"], check=True, timeout=10)
@@ -132,7 +108,7 @@ def test_package_install_then_beacon_fires_in_the_live_agent(
         assert actions[0] == "package-installed" and actions[-1] == "network-connect", actions
         assert "process-started" in actions, actions
         assert evidence[0]["package"]["name"] == name
-        _dpkg("-P", name)
+        dpkg("-P", name)
         installed = False
     finally:
         if installed:

@@ -26,6 +26,7 @@ import pytest
 
 from keibi.sources.audit_netlink import audit_status, execve_rule, temporary_rule
 from tests.live.agent import RunningAgent, keibi, wait_running, wait_search
+from tests.live.packages import build_deb, dpkg
 from tests.sources.test_journald_live import Journald
 
 pytestmark = pytest.mark.slow
@@ -67,29 +68,8 @@ def test_journald_records_through_the_agent(tmp_path: Path) -> None:
 
 
 def _deb(tmp: Path, name: str) -> Path:
-    root = tmp / name
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "usr" / "share" / "doc" / name).mkdir(parents=True)
-    (root / "usr" / "share" / "doc" / name / "README").write_text("keibi test package\n")
-    (root / "DEBIAN" / "control").write_text(
-        f"Package: {name}\nVersion: 1.0-1\nArchitecture: all\nMaintainer: keibi tests "
-        "<keibi@example.invalid>\nDescription: empty package made by a keibi test\n")
-    deb = tmp / f"{name}.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)],
-                   check=True, capture_output=True, timeout=60)
-    return deb
-
-
-def _dpkg(*args: str) -> None:
-    """dpkg, waiting for its lock if another dpkg or apt holds it."""
-    for _ in range(60):
-        r = subprocess.run(["dpkg", *args], capture_output=True, text=True, timeout=120)
-        if r.returncode == 0:
-            return
-        if "lock" not in r.stderr:
-            raise AssertionError(f"dpkg {' '.join(args)} failed: {r.stderr}")
-        time.sleep(1)
-    raise AssertionError("dpkg's lock stayed taken")
+    return build_deb(tmp, name, {f"/usr/share/doc/{name}/README": b"keibi test package\n"},
+                     "empty package made by a keibi test")
 
 
 def test_dpkg_install_and_remove_through_the_agent(tmp_path: Path) -> None:
@@ -102,7 +82,7 @@ def test_dpkg_install_and_remove_through_the_agent(tmp_path: Path) -> None:
     try:
         wait_running(agent)
         sent = time.monotonic()
-        _dpkg("-i", str(deb))
+        dpkg("-i", str(deb))
         installed = True
         got, elapsed = wait_search(data, f"package.name={name}",
                                    pred=lambda e: any(x["event"]["action"] ==
@@ -114,7 +94,7 @@ def test_dpkg_install_and_remove_through_the_agent(tmp_path: Path) -> None:
         assert ev["event"]["dataset"] == "keibi.dpkg"
         assert ev["log"]["file"]["path"] == "/var/log/dpkg.log"
         sent = time.monotonic()
-        _dpkg("-r", name)
+        dpkg("-r", name)
         installed = False
         _, elapsed = wait_search(data, f"package.name={name}", "event.action=package-removed",
                                  since=sent)
