@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     report = ReadReport()
     out = sys.stdout
     try:
-        with progress_for(args.paths, report) as on_bytes:
+        with progress_for(args.paths) as on_bytes:
             for ev in read_events(args.paths, forced_type=args.source, report=report,
                                   max_line_bytes=config.max_line_bytes, on_bytes=on_bytes):
                 if args.json:

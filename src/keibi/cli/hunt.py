@@ -132,7 +132,7 @@ def _hunt(args: argparse.Namespace, max_line_bytes: int, engine: Engine,
     process_batch, drain = engine.process_batch, engine.drain_closed
     jobs = default_jobs() if args.jobs is None else args.jobs
     try:
-        with progress_for(args.paths, report) as on_bytes:
+        with progress_for(args.paths) as on_bytes:
             for batch in read_batches(args.paths, forced_type=args.source, report=report,
                                       max_line_bytes=max_line_bytes,
                                       on_bytes=on_bytes, prefilter=engine.prefilter(),

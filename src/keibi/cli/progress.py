@@ -7,8 +7,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
-from keibi.offline import ReadReport
-
 _MIN_BYTES = 32 << 20  # below this a bar is more noise than help
 
 
@@ -28,7 +26,7 @@ def _total(paths: Sequence[str]) -> int:
 
 @contextmanager
 def progress_for(
-    paths: Sequence[str], report: ReadReport | None = None
+    paths: Sequence[str]
 ) -> Iterator[Callable[[int], None] | None]:
     """Yields a byte-count callback driving a bar on stderr, or None when not useful."""
     total = _total(paths)
