@@ -12,9 +12,8 @@ installed with `dpkg -i`, run, and connects out (bash's /dev/tcp). The
 ``package_install_then_beacon`` alert must appear within 10 s; the package is purged
 afterwards. Exactly the audit rules added are removed and the enabled flag is restored.
 
-exfiltration_archive_then_upload is not exercised here: it groups by user.audit.name,
-which events from audit netlink do not carry (only user.audit.id; names come from
-auditd's ENRICHED log format), so it cannot fire from `--follow audit-netlink`.
+The archive -> upload exfiltration chain has its own live test
+(tests/live/test_exfil_chain_live.py).
 """
 
 from __future__ import annotations
