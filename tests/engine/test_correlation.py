@@ -314,3 +314,44 @@ def test_nested_and_unknown_state_is_ignored_on_restore(builtins: list[LoadedRul
     small = Engine(only_base)
     small.restore(full.snapshot())  # correlations it does not run are skipped
     assert small.stats()["matches"] == {only_base[0].id: 7}
+
+
+def _late_attack_stream(seed: int) -> list[Event]:
+    """Logins from a few addresses, some arriving late (older than their group's newest),
+    bursts dense enough to cross both thresholds and gaps long enough to slide out."""
+    rng = random.Random(seed)
+    events = []
+    t = 0.0
+    for _ in range(1500):
+        t += rng.choice((0.5, 2.0, 30.0, 200.0, 700.0)) * rng.random()
+        late = rng.uniform(0, 90) if rng.random() < 0.1 else 0.0
+        events.append(login(t - late, ip=f"203.0.113.{rng.randint(1, 4)}",
+                            user=rng.choice(["root", "admin", "alice", "bob", "carol", "dave",
+                                             "erin"]),
+                            outcome="success" if rng.random() < 0.05 else "failure"))
+    return events
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_inline_sliding_count_path_equals_the_generic_one(
+        builtins: list[LoadedRule], seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CountCorrelator.feed takes an inline path for one reference, a sliding window and
+    a single-event match; the generic path must give exactly the same updates."""
+    from keibi.engine.counting import CountCorrelator
+
+    events = _late_attack_stream(seed)
+
+    def trace() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        engine = Engine(builtins)
+        updates = [(u.alert.alert_id, u.alert.alert_count, u.alert.start, u.alert.end,
+                    u.alert.message, u.new, [e.timestamp for e in u.alert.alert_evidence or ()])
+                   for e in events for u in engine.process(e)]
+        engine.finish()
+        return updates, _summary(engine)
+
+    inline = trace()
+    monkeypatch.setattr(CountCorrelator, "_feed_sliding",
+                        lambda self, ref, get1, match: self._feed([ref], match))
+    generic = trace()
+    assert inline == generic
+    assert {row[1] for row in inline[1]} >= {BRUTE, SPRAY}

@@ -324,41 +324,46 @@ class AlertGrouper:
     def add(self, rule: AlertRule, match: Match) -> AlertUpdate | None:
         """Merge ``match`` of ``rule`` into its alert; the alert as it now stands (None
         when this grouper yields no updates)."""
-        key = self._key(rule, match)
+        key = match.group_key
+        if key is None:
+            key = self._key(rule, match)
         k = (rule.id, key)
         opened = self._open
         st = opened.get(k)
-        if st is not None and match.time - st.last >= rule.group_window:
+        time = match.time
+        if st is not None and time - st.last >= rule.group_window:
             del opened[k]
             self._close(st)
             st = None
         new = st is None
         if st is None:
-            st = opened[k] = _Open(rule, key, match.time, match.start)
+            st = opened[k] = _Open(rule, key, time, match.start)
         else:
             opened.move_to_end(k)  # most recently updated last
         st.count += match.count
-        time = match.time
         if match.start < st.start:
             st.start = match.start
         if time > st.last:
             st.last = time
-        if time > st.end:
-            st.end = time
         if match.distinct is not None:
             st.distinct = match.distinct
-        for e in match.context:
-            st.add_evidence(e)
-        head, tail, merge = st.head, st.tail, st.merge_entities
+        if match.context:
+            if time > st.end:
+                st.end = time
+            for e in match.context:
+                st.add_evidence(e)
         end = st.end
+        if time > end:
+            end = time
+        head = st.head
         for e in match.events:  # add_evidence, inline
             if e.timestamp > end:
                 end = e.timestamp
             if len(head) < EVIDENCE_FIRST:
                 head.append(e)
             else:
-                tail.append(e)
-            merge(e)
+                st.tail.append(e)
+            st.merge_entities(e)
         st.end = end
         return AlertUpdate(None, new, _View(st)) if self.updates else None
 

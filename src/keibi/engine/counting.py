@@ -16,6 +16,7 @@ groups.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,6 +79,11 @@ class CountCorrelator(Correlator):
         self.distinct = spec.kind == "value_count"
         self.cond = spec.condition()
         self._value_getters = [None if f is None else getter(f) for f in spec.value_fields]
+        # sliding gt/gte on whole counts: the condition is "measure >= fires_at"
+        self._fires_at: int | None = None
+        if self.sliding:
+            n = spec.threshold
+            self._fires_at = (math.floor(n) + 1) if spec.op == "gt" else math.ceil(n)
 
     # -- window bookkeeping -----------------------------------------------------------
     def _new(self, key: tuple[Any, ...], start: float) -> _Group:
@@ -136,6 +142,65 @@ class CountCorrelator(Correlator):
 
     # -- interface --------------------------------------------------------------------
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
+        if len(refs) == 1 and self._fires_at is not None and match.group is None:
+            get1 = self._single[refs[0]]
+            if get1 is not None and match.events:
+                return self._feed_sliding(refs[0], get1, match)
+        return self._feed(refs, match)
+
+    def _feed_sliding(self, ref: int, get1: Any, match: Match) -> Sequence[Match]:
+        """:meth:`_feed` for the common case, inline: one reference, a sliding window,
+        the group from one field of a single-event match."""
+        events = match.events
+        v = get1(events[-1])
+        if v is None:
+            return NO_MATCHES
+        key = (v,) if type(v) is str else (hashable(v),)
+        value = None
+        if self.distinct:
+            value = self._value(ref, match)
+            if value is None:
+                return NO_MATCHES
+        g = self.groups.get(key)
+        t = time = match.time
+        if g is None:
+            g = self._new(key, t)
+        else:
+            self.groups.move_to_end(key)  # most recently updated last
+        entries = g.entries
+        lo = g.lo
+        if len(entries) > lo and t < entries[-1][0]:
+            t = entries[-1][0]  # late event: counts at the group's newest time
+        count = match.count
+        since = g.total
+        total = g.total = since + count
+        entries.append((t, total, value))
+        values = g.values
+        if values is not None:
+            values[value] = values.get(value, 0) + 1
+        tail = g.tail
+        if len(events) == 1:
+            tail.append((total, events[0]))
+        else:
+            for e in events:
+                tail.append((total, e))
+        if len(tail) > 2 * EVIDENCE_KEEP:
+            del tail[:-EVIDENCE_KEEP]
+        if entries[lo][0] <= t - self.span:
+            self._slide(g, t - self.span)
+        measure = len(values) if values is not None else len(entries) - g.lo
+        assert self._fires_at is not None
+        if measure < self._fires_at:
+            return NO_MATCHES
+        if g.reported != since or since <= g.expired:
+            return (self._emit(key, g, time),)
+        # only this match is new (the common case while an attack goes on): _emit inline
+        tail.clear()
+        g.reported = total
+        return (Match(self.id, time, t, count, events[-EVIDENCE_KEEP:], g.group,
+                      len(values) if values is not None else None, (), g.group_key),)
+
+    def _feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
         out: list[Match] | None = None
         groups = self.groups
         sliding, distinct = self.sliding, self.distinct
