@@ -3,9 +3,10 @@
 This is what ``keibi events`` (:func:`read_events`: every event) and ``keibi hunt``
 (:func:`read_batches`: what the engine needs, in batches) share. Each rotated set is read
 oldest member first; when several sets are given, their events are merged in time order
-so that rules correlating across sources see them as they happened. One large set read
-by a line parser can be parsed by worker processes (:mod:`keibi.offline_pool`), which
-send only the events some rule can use and the times of the others.
+so that rules correlating across sources see them as they happened. A single set read
+by a line parser is sifted for the engine (:mod:`keibi.offline_sift`): only the events
+some rule can use and the times of the others, parsed by worker processes
+(:mod:`keibi.offline_pool`) when it is large.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from keibi.offline_pool import (
     is_stateless,
     pooled_batches,
 )
+from keibi.offline_sift import Sifted, Sifter
 from keibi.parsers.context import LineContext
 from keibi.parsers.registry import base_name, guess_type, skip_reason, source_type
 from keibi.sources.files import expand_inputs, iter_batches, iter_lines
@@ -189,16 +191,20 @@ def read_batches(
 ) -> Iterator[Batch]:
     """What the engine needs from ``paths``, in batches (:class:`~keibi.offline_pool.Batch`).
 
-    With ``jobs`` > 1, a ``prefilter`` and one large rotated set read by a line parser,
-    ``jobs`` worker processes parse it and batches hold only the events the prefilter
-    wants, with the times of the others (``Engine.observe``); otherwise every event, read
-    here exactly as :func:`read_events` does. ``report`` counts every event either way.
+    With a ``prefilter`` and one rotated set read by a line parser, batches hold only the
+    events the prefilter wants, with the times of the others (``Engine.observe``;
+    :mod:`keibi.offline_sift`): when ``jobs`` > 1 and the set is large, parsed by
+    ``jobs - 1`` worker processes (this process, running the engine, is the other job),
+    else here. Otherwise every event, read here exactly as
+    :func:`read_events` does. ``report`` counts every event either way.
     """
     rep = report if report is not None else ReadReport()
     sets = plan_inputs(paths, forced_type, rep)
-    if (jobs > 1 and prefilter is not None and len(sets) == 1 and can_pool()
-            and rep.bytes_total >= min_pool_bytes and is_stateless(sets[0].stype)):
-        yield from _pooled(sets[0], rep, max_line_bytes, on_bytes, prefilter, jobs)
+    if prefilter is not None and len(sets) == 1 and is_stateless(sets[0].stype):
+        if jobs > 1 and can_pool() and rep.bytes_total >= min_pool_bytes:
+            yield from _pooled(sets[0], rep, max_line_bytes, on_bytes, prefilter, jobs)
+        else:
+            yield from _sifted(sets[0], rep, max_line_bytes, on_bytes, prefilter)
         return
     if len(sets) == 1:
         for batch in _set_batches(sets[0], rep, max_line_bytes, on_bytes):
@@ -210,6 +216,45 @@ def read_batches(
     while chunk := list(islice(merged, _MERGED_BATCH)):
         rep.events += len(chunk)
         yield Batch(chunk)
+
+
+def _sifted(s: _Set, report: ReadReport, max_line_bytes: int,
+            on_bytes: Callable[[int], None] | None, prefilter: Prefilter) -> Iterator[Batch]:
+    """:func:`_set_batches` as the parse workers sift it (:mod:`keibi.offline_sift`), in
+    this process: a batch per read, of the events the prefilter wants and the ticks."""
+    sifter = Sifter(prefilter)
+    st = source_type(s.stype)
+    high = -float("inf")
+    for path in s.paths:
+        parser = st.make_parser()
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError as exc:
+            report.skipped.append((path, str(exc)))
+            continue
+        ctx = LineContext(path=path, ref_time=mtime, dataset=st.dataset)
+        last = 0
+        out = Sifted(high=high)
+        try:
+            for lines in iter_batches(path, report.line_stats, max_line_bytes):
+                out = Sifted(high=out.high)
+                sifter.sift([raw.offset for raw in lines], [raw.text for raw in lines],
+                            ctx, parser, out)
+                report.events += out.events
+                yield Batch(out.kept, out.ticks, out.cuts)
+                if on_bytes is not None and lines[-1].offset - last > 1 << 20:
+                    on_bytes(lines[-1].offset - last)
+                    last = lines[-1].offset
+        except (OSError, EOFError, ValueError) as exc:
+            report.skipped.append((path, f"read error after {last} bytes: {exc}"))
+        out = Sifted(high=out.high)
+        sifter.events(parser.flush(), out)
+        report.events += out.events
+        high = out.high
+        yield Batch(out.kept, out.ticks, out.cuts)
+        if on_bytes is not None:
+            with contextlib.suppress(OSError):
+                on_bytes(max(0, os.path.getsize(path) - last))
 
 
 def _pooled(s: _Set, rep: ReadReport, max_line_bytes: int,
@@ -237,5 +282,6 @@ def _pooled(s: _Set, rep: ReadReport, max_line_bytes: int,
             why = f"read error after {done[path]} bytes: {why}"
         rep.skipped.append((path, why))
 
-    with ParsePool(jobs, prefilter, max_line_bytes) as pool:
-        yield from pooled_batches(s.stype, s.paths, pool, on_result, on_skip, 4 * jobs)
+    workers = max(1, jobs - 1)  # the engine here is busy too: one job of its own
+    with ParsePool(workers, prefilter, max_line_bytes) as pool:
+        yield from pooled_batches(s.stype, s.paths, pool, on_result, on_skip, 4 * workers)

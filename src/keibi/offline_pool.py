@@ -11,9 +11,9 @@ time for years, dataset).
 
 A worker sends back only the events some rule can use (:class:`~keibi.engine.index.
 Prefilter`), as msgpack, and for the others only the times that could move the engine's
-clock (each time later than every earlier one in the chunk): the engine, fed
-:meth:`~keibi.engine.engine.Engine.observe` with those times between the events, does
-exactly what it does when it is given every event.
+clock (:mod:`keibi.offline_sift`): the engine, fed :meth:`~keibi.engine.engine.Engine.
+observe` with those times between the events, does exactly what it does when it is given
+every event.
 
 Protocol on the workers' stdin/stdout: frames of a 4-byte little-endian length and a
 msgpack body: one :class:`Setup`, then :class:`Task` values, each answered in order by a
@@ -43,6 +43,7 @@ import msgspec
 
 from keibi.engine.index import Prefilter
 from keibi.events.model import Event
+from keibi.offline_sift import Sifted, Sifter
 from keibi.parsers.context import LineContext
 from keibi.parsers.registry import source_type
 from keibi.parsers.stream import LineStream, StreamParser
@@ -98,8 +99,7 @@ class Batch:
 # -- the worker side ----------------------------------------------------------------------
 class _Worker:
     def __init__(self, setup: Setup) -> None:
-        self._prefilter = Prefilter(setup.attrs, setup.values, setup.everything)
-        self.wants = self._prefilter.wants
+        self._sifter = Sifter(Prefilter(setup.attrs, setup.values, setup.everything))
         self.max_line_bytes = setup.max_line_bytes
         self._parsers: dict[str, StreamParser] = {}
         self._contexts: dict[tuple[str, float, str], LineContext] = {}
@@ -134,18 +134,11 @@ class _Worker:
         parser = self._parsers.get(task.stype)
         if parser is None:
             parser = self._parsers[task.stype] = source_type(task.stype).make_parser()
-        parse = parser.parse if isinstance(parser, LineStream) else parser.feed
         ctx = self._context(task)
         stats = LineStats()
         splitter = LineSplitter(task.path, stats, self.max_line_bytes, task.offset)
-        wants = self.wants
-        key_of, memo = self._prefilter.key, self._prefilter.memo  # wants(), inline
-        kept: list[Event] = []
-        ticks: list[float] = []
-        cuts: list[int] = []
-        keep, tick, cut = kept.append, ticks.append, cuts.append
-        high = -float("inf")
-        n = 0
+        out = Sifted()
+        sift = self._sifter.sift
         error = None
         pieces = self._pieces(task)
         while True:
@@ -154,27 +147,13 @@ class _Worker:
             except OSError as exc:
                 error = str(exc)
                 piece = None
-            lines = splitter.feed(piece) if piece is not None else splitter.flush()
-            for raw in lines:
-                events = parse(raw.text, raw.offset, ctx)
-                n += len(events)
-                for ev in events:
-                    ts = ev.timestamp
-                    wanted = memo.get(key_of(ev))
-                    if wanted is None:
-                        wanted = wants(ev)
-                    if wanted:
-                        cut(len(ticks))
-                        keep(ev)
-                        if ts > high:
-                            high = ts
-                    elif ts > high:
-                        high = ts
-                        tick(ts)
+            offsets, texts = (splitter.feed_texts(piece) if piece is not None
+                              else splitter.flush_texts())
+            sift(offsets, texts, ctx, parser, out)
             if piece is None:
                 break
         return ChunkResult(stats.lines, stats.bytes, stats.decode_errors, stats.truncated,
-                           n, kept, ticks, cuts, error)
+                           out.events, out.kept, out.ticks, out.cuts, error)
 
 
 def _read_frame(stream: IO[bytes]) -> bytes | None:

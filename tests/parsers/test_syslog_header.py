@@ -203,3 +203,25 @@ def test_hostile_lines_are_fast_and_never_raise() -> None:
     for line in lines:
         split_header(line, ctx)
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_the_last_header_is_reused_only_where_it_is_the_same() -> None:
+    """Lines that start like the last classic header split (one session's lines in one
+    second) reuse it; what follows it, and a new reference month, still count."""
+    ctx = ctx_for()
+    heads = ["Nov 26 06:20:49 web1 sshd[7]:", "Nov 26 06:20:49 web1 sshd[7]",
+             "Nov 26 06:20:49 web1", "Nov 26 06:20:49 web1 sshd:", "Nov 26 06:20:4",
+             "Dec 31 23:59:59 h p[1]:"]
+    tails = [" m", "  two spaces", "", ":", ": x", "[8]: y", " [preauth]", "é"]
+    rnd = random.Random(3)
+    for _ in range(3000):
+        line = rnd.choice(heads) + rnd.choice(tails) + rnd.choice(tails)
+        expected = _split_header_slow(line, ctx_for())
+        assert split_header(line, ctx) == expected, line
+    line = "Dec 31 23:59:59 h p[1]: m"
+    before = split_header(line, ctx)
+    assert split_header(line, ctx) == before
+    ctx.set_ref_time(datetime(2027, 1, 5, tzinfo=UTC).timestamp())  # Dec 31 is 2026 now
+    after = split_header(line, ctx)
+    assert after is not None and before is not None
+    assert after.timestamp - before.timestamp == 365 * 86400

@@ -130,3 +130,22 @@ def test_existing_replacement_characters_are_not_counted_as_errors() -> None:
 def test_max_line_bytes_must_be_positive() -> None:
     with pytest.raises(ValueError):
         LineSplitter("f", max_line_bytes=0)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 4096, 1 << 20])
+def test_texts_are_the_lines_without_their_objects(chunk: int) -> None:
+    rng = random.Random(chunk)
+    data = bytes(rng.choice(b"ab\n\r\x00\xff\xc3\xa9\xe2\x82\xac ") for _ in range(50_000))
+    data += b"long " * 30 + b"\nend"
+    lines, stats = split_all(data, chunk, max_line_bytes=100)
+    st = LineStats()
+    sp = LineSplitter("f", st, 100)
+    offsets: list[int] = []
+    texts: list[str] = []
+    for i in range(0, len(data), chunk):
+        o, t = sp.feed_texts(data[i : i + chunk])
+        offsets += o
+        texts += t
+    o, t = sp.flush_texts()
+    assert list(zip(offsets + o, texts + t, strict=True)) == [(x.offset, x.text) for x in lines]
+    assert st == stats and stats.truncated > 0

@@ -38,6 +38,8 @@ class LineContext:
     ref_month: int = 0
     # classic header "Nov  1 00:00:00" -> epoch seconds; bounded, see parsers.syslog.
     time_cache: dict[str, float] = field(default_factory=dict)
+    # the last classic header split: (its text, time, host, program, pid); parsers.syslog
+    last_header: tuple[str, float, str, str | None, int | None] | None = None
 
     def __post_init__(self) -> None:
         self.set_ref_time(self.ref_time)
@@ -47,6 +49,7 @@ class LineContext:
         dt = datetime.fromtimestamp(ref_time, self.zone)
         if (dt.year, dt.month) != (self.ref_year, self.ref_month):
             self.time_cache.clear()
+            self.last_header = None
         self.ref_year = dt.year
         self.ref_month = dt.month
 

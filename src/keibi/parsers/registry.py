@@ -29,15 +29,15 @@ class SourceType:
 
 
 def _auth() -> StreamParser:
-    from keibi.parsers.auth import parse_auth_line
+    from keibi.parsers.auth import SCREEN, parse_auth_line
 
-    return LineStream(parse_auth_line)
+    return LineStream(parse_auth_line, SCREEN)
 
 
 def _syslog() -> StreamParser:
-    from keibi.parsers.syslog_dispatch import parse_syslog_any
+    from keibi.parsers.syslog_dispatch import SCREEN, parse_syslog_any
 
-    return LineStream(parse_syslog_any)
+    return LineStream(parse_syslog_any, SCREEN)
 
 
 def _cron() -> StreamParser:

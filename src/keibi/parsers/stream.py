@@ -11,6 +11,7 @@ from typing import Protocol
 
 from keibi.events.model import Event
 from keibi.parsers.context import LineContext, LineParser
+from keibi.parsers.screen import Screen
 
 
 class StreamParser(Protocol):
@@ -24,12 +25,14 @@ class StreamParser(Protocol):
 
 
 class LineStream:
-    """A :class:`StreamParser` over a stateless line parser."""
+    """A :class:`StreamParser` over a stateless line parser, and the parser's
+    :class:`~keibi.parsers.screen.Screen` if it has one."""
 
-    __slots__ = ("_parse",)
+    __slots__ = ("_parse", "screen")
 
-    def __init__(self, parse: LineParser) -> None:
+    def __init__(self, parse: LineParser, screen: Screen | None = None) -> None:
         self._parse = parse
+        self.screen = screen
 
     @property
     def parse(self) -> LineParser:

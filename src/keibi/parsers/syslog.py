@@ -246,6 +246,12 @@ def _iso_fast(line: str, ctx: LineContext) -> Header | None:
 
 def split_header(line: str, ctx: LineContext) -> Header | None:
     """The time, host, program, pid and message of a syslog line, or None if it has none."""
+    last = ctx.last_header
+    if last is not None and line.startswith(last[0]):
+        # The same "Mmm dd hh:mm:ss host prog[pid]: " as the last classic header (half the
+        # lines of an auth log: one session's lines in one second): the pattern below
+        # reads no further than that text, and its time depends on nothing else.
+        return _new_header(Header, (*last[1:], line[len(last[0]) :]))
     if not line:
         return None
     first = line[0]
@@ -263,10 +269,12 @@ def split_header(line: str, ctx: LineContext) -> Header | None:
         if start is None:
             start = _minute_start(ctx, minute)
         if start == start:  # a valid minute (NaN: the slow path judges)
-            return _new_header(
-                Header,
-                (start + int(ss), host, prog, int(pid) if pid else None, line[m.end() :]),
-            )
+            end = m.end()
+            ts = start + int(ss)
+            pid_n = int(pid) if pid else None
+            if line[end - 1] == " ":  # the match ends with ": ", not just ":"
+                ctx.last_header = (line[:end], ts, host, prog, pid_n)
+            return _new_header(Header, (ts, host, prog, pid_n, line[end:]))
     return _split_header_slow(line, ctx)
 
 

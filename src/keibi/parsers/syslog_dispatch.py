@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from keibi.events.model import Event
 from keibi.parsers.auth import PROGRAMS as _AUTH_HANDLERS
-from keibi.parsers.auth import parse_auth_message
+from keibi.parsers.auth import message_outcomes, parse_auth_message
 from keibi.parsers.context import LineContext
 from keibi.parsers.cron import PROGRAMS as CRON_PROGRAMS
 from keibi.parsers.cron import parse_cron_message
-from keibi.parsers.syslog import split_header
-from keibi.parsers.syslog_generic import DATASET, no_header_event, parse_syslog_message
+from keibi.parsers.screen import Screen, Screened
+from keibi.parsers.syslog import Header, split_header
+from keibi.parsers.syslog_generic import (
+    DATASET,
+    generic_outcomes,
+    no_header_event,
+    parse_syslog_message,
+)
 
 AUTH_PROGRAMS: frozenset[str] = frozenset(p for p in _AUTH_HANDLERS if p is not None)
 
@@ -33,6 +39,13 @@ def parse_syslog_any(line: str, offset: int | None, ctx: LineContext) -> list[Ev
         h = None
     if h is None:
         return [no_header_event(text, offset, ctx, DATASET)]
+    return parse_syslog_record(h, text, offset, ctx)
+
+
+def parse_syslog_record(h: Header, text: str, offset: int | None,
+                        ctx: LineContext) -> list[Event]:
+    """:func:`parse_syslog_any` for a line whose header ``h`` is already split (``text``
+    without its line end)."""
     prog = h[2]
     if prog in AUTH_PROGRAMS:
         return parse_auth_message(h, text, offset, ctx)
@@ -46,3 +59,33 @@ def parse_syslog_any(line: str, offset: int | None, ctx: LineContext) -> list[Ev
         return parse_auth_message(h, text, offset, ctx)
     events = parse_syslog_message(h, text, offset, ctx)
     return events if events is not None else [no_header_event(text, offset, ctx, DATASET)]
+
+
+def screen_syslog_line(line: str, ctx: LineContext) -> Screened | None:
+    """:func:`parse_syslog_any` up to its header (a :class:`~keibi.parsers.screen.Screen`):
+    what the rest (:func:`parse_syslog_record`) may give, or None: parse the line.
+
+    Auth lines are screened as in auth.log; a program no parser knows gives one generic
+    ``log-line`` event; cron and the programs of the generic parser are not screened."""
+    text = line.rstrip("\r\n")
+    if not text or text.isspace():
+        return None
+    try:
+        h = split_header(text, ctx)
+        if h is None:
+            return None
+        prog = h[2]
+        if prog in AUTH_PROGRAMS:
+            return h, text, message_outcomes(h)
+        if prog is not None:
+            base = prog.split("(", 1)[0] if "(" in prog else prog
+            if base in CRON_PROGRAMS:
+                return h, text, None
+        if h[4][:4] == "pam_":
+            return h, text, message_outcomes(h)
+        return h, text, generic_outcomes(h)
+    except Exception:
+        return None
+
+
+SCREEN = Screen(screen_syslog_line, parse_syslog_record)

@@ -25,11 +25,13 @@ import msgspec
 
 from keibi.events.model import Event
 from keibi.parsers.context import LineContext
+from keibi.parsers.screen import Outcomes
 from keibi.parsers.syslog import Header, split_header
 
 __all__ = [
     "DATASET",
     "PROGRAMS",
+    "generic_outcomes",
     "log_line_event",
     "no_header_event",
     "parse_syslog_line",
@@ -748,6 +750,19 @@ def parse_syslog_message(
     if program == "kernel" and header.pid is not None:
         event = msgspec.structs.replace(event, flags=(*(event.flags or ()), *_INJECTED))
     return [event]
+
+
+_LOG_LINE: Outcomes = frozenset({("log-line", DATASET, ())})
+
+
+def generic_outcomes(header: Header) -> Outcomes | None:
+    """What :func:`parse_syslog_message` may give for a record with this header
+    (:data:`~keibi.parsers.screen.Outcome`): one ``log-line`` event for a program it has
+    no handler for, else None (not known before parsing)."""
+    program = header.program
+    if program is not None and (program in _HANDLERS or program.startswith("rsyslogd")):
+        return None
+    return _LOG_LINE
 
 
 def parse_syslog_line(line: str, offset: int | None, ctx: LineContext) -> list[Event]:

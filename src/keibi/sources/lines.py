@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_LINE_BYTES = 65536
+#: records as the splitter finds them: offsets, texts, the indices of truncated ones
+_Records = tuple[list[int], list[str], set[int]]
 _REPLACEMENT = "\ufffd"
 _REPLACEMENT_BYTES = _REPLACEMENT.encode()
 
@@ -132,37 +134,60 @@ class LineSplitter:
 
     def feed(self, data: bytes) -> list[RawLine]:
         """The records completed by ``data``, in order."""
-        out: list[RawLine] = []
+        return self._lines(self._records(data))
+
+    def flush(self) -> list[RawLine]:
+        """The unfinished last record as a line (end of stream, or it waited too long)."""
+        return self._lines(self._flushed())
+
+    def feed_texts(self, data: bytes) -> tuple[list[int], list[str]]:
+        """:meth:`feed` as the offsets and the texts of the records (no RawLine each)."""
+        offsets, texts, _ = self._records(data)
+        return offsets, texts
+
+    def flush_texts(self) -> tuple[list[int], list[str]]:
+        """:meth:`flush` as :meth:`feed_texts` gives records."""
+        offsets, texts, _ = self._flushed()
+        return offsets, texts
+
+    def _lines(self, records: _Records) -> list[RawLine]:
+        offsets, texts, truncated = records
+        flags = repeat(False) if not truncated else (i in truncated for i in count())
+        return list(map(RawLine, repeat(self.path), offsets, texts, flags))
+
+    def _records(self, data: bytes) -> _Records:
+        """(offsets, texts, indices of the truncated ones) of the records ``data`` ends."""
+        records: _Records = ([], [], set())
         if not data:
-            return out
+            return records
         self.stats.bytes += len(data)
         if self._carry_len > len(self._carry):  # inside an over-long record: skip on
             nl = data.find(b"\n")
             if nl < 0:
                 self._carry_len += len(data)
-                return out
+                return records
             self._carry_len += nl
-            out.append(self._emit_carry(newline=True))
+            self._emit_carry(True, records)
             data = data[nl + 1 :]
         cut = data.rfind(b"\n")
         if cut < 0:
             self._hold(data)
-            return out
+            return records
         body = self._carry + data[:cut] if self._carry else data[:cut]
         start = self._start
-        self._split(body, start, out)
+        self._split(body, start, records)
         self._start = start + len(body) + 1
         self._carry = b""
         self._carry_len = 0
         if cut + 1 < len(data):
             self._hold(data[cut + 1 :])
-        return out
+        return records
 
-    def flush(self) -> list[RawLine]:
-        """The unfinished last record as a line (end of stream, or it waited too long)."""
-        if not self._carry_len:
-            return []
-        return [self._emit_carry(newline=False)]
+    def _flushed(self) -> _Records:
+        records: _Records = ([], [], set())
+        if self._carry_len:
+            self._emit_carry(False, records)
+        return records
 
     def _hold(self, data: bytes) -> None:
         room = self.max_line_bytes - len(self._carry)
@@ -170,21 +195,22 @@ class LineSplitter:
             self._carry += data[:room]
         self._carry_len += len(data)
 
-    def _emit_carry(self, newline: bool) -> RawLine:
+    def _emit_carry(self, newline: bool, records: _Records) -> None:
         stats = self.stats
         text, _ = decode_record(self._carry, stats, self.max_line_bytes)
-        truncated = self._carry_len > self.max_line_bytes
-        if truncated:
+        offsets, texts, truncated = records
+        if self._carry_len > self.max_line_bytes:
             stats.truncated += 1
+            truncated.add(len(texts))
         stats.lines += 1
-        line = RawLine(self.path, self._start, text, truncated)
+        offsets.append(self._start)
+        texts.append(text)
         self._start += self._carry_len + newline
         self._carry = b""
         self._carry_len = 0
-        return line
 
-    def _split(self, body: bytes, start: int, out: list[RawLine]) -> None:
-        """Append the records of ``body`` (records joined by newlines) to ``out``."""
+    def _split(self, body: bytes, start: int, records: _Records) -> None:
+        """Add the records of ``body`` (records joined by newlines) to ``records``."""
         if body.isascii():
             text = body.decode("ascii")
             texts = text.split("\n")
@@ -193,12 +219,12 @@ class LineSplitter:
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
-                self._split_slowly(body, start, out)
+                self._split_slowly(body, start, records)
                 return
             texts = text.split("\n")
             lens = list(map(len, body.split(b"\n")))
         if max(map(len, texts) if lens is None else lens) > self.max_line_bytes:
-            self._split_slowly(body, start, out)
+            self._split_slowly(body, start, records)
             return
         if "\x00" in text:
             self.stats.decode_errors += text.count("\x00")
@@ -208,16 +234,21 @@ class LineSplitter:
                 lens = list(map(len, texts))
             texts = [t[:-1] if t.endswith("\r") else t for t in texts]
         self.stats.lines += len(texts)
-        offsets = map(add, accumulate(lens or map(len, texts), add, initial=start), count())
-        out.extend(map(RawLine, repeat(self.path), offsets, texts, repeat(False)))
+        offsets = records[0]
+        offsets += map(add, accumulate(lens or map(len, texts), add, initial=start), count())
+        offsets.pop()  # the offset after the last record
+        records[1].extend(texts)
 
-    def _split_slowly(self, body: bytes, start: int, out: list[RawLine]) -> None:
+    def _split_slowly(self, body: bytes, start: int, records: _Records) -> None:
         stats = self.stats
-        path = self.path
         limit = self.max_line_bytes
+        offsets, texts, truncated = records
         raws = body.split(b"\n")
         for raw in raws:
-            text, truncated = decode_record(raw, stats, limit)
-            out.append(RawLine(path, start, text, truncated))
+            text, cut = decode_record(raw, stats, limit)
+            if cut:
+                truncated.add(len(texts))
+            offsets.append(start)
+            texts.append(text)
             start += len(raw) + 1
         stats.lines += len(raws)

@@ -14,31 +14,44 @@ Families: :mod:`.sshd`, :mod:`.pam` (any program's PAM lines), :mod:`.sudo`,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import msgspec
 
 from keibi.events.model import Event
 from keibi.parsers.auth import logind, pam, shadow, sshd, su_login, sudo
-from keibi.parsers.auth.generic import DATASET, Handler, Result, generic_event, headerless_event
+from keibi.parsers.auth.generic import (
+    DATASET,
+    ONLY_GENERIC,
+    Handler,
+    Result,
+    generic_event,
+    headerless_event,
+)
 from keibi.parsers.context import LineContext
+from keibi.parsers.screen import Outcomes, Screen, Screened
 from keibi.parsers.syslog import Header, split_header
 
-__all__ = ["DATASET", "MAX_REPEAT", "PROGRAMS", "parse_auth_line", "parse_auth_message"]
+__all__ = ["DATASET", "MAX_REPEAT", "PROGRAMS", "SCREEN", "message_outcomes",
+           "parse_auth_line", "parse_auth_message", "screen_auth_line"]
 
 #: The most events one ``message repeated N times`` line yields.
 MAX_REPEAT = 1000
 
 PROGRAMS: dict[str | None, Handler] = {}
-for _names, _handler in (
-    (sshd.PROGRAMS, sshd.parse),
-    (sudo.PROGRAMS, sudo.parse),
-    (su_login.SU_PROGRAMS, su_login.parse_su),
-    (su_login.LOGIN_PROGRAMS, su_login.parse_login),
-    (logind.PROGRAMS, logind.parse),
-    (shadow.PROGRAMS, shadow.parse),
+#: what each program's family may give for a message (see :func:`message_outcomes`)
+OUTCOMES: dict[str | None, Callable[[str], Outcomes]] = {}
+for _names, _handler, _outcomes in (
+    (sshd.PROGRAMS, sshd.parse, sshd.outcomes),
+    (sudo.PROGRAMS, sudo.parse, sudo.outcomes),
+    (su_login.SU_PROGRAMS, su_login.parse_su, su_login.su_outcomes),
+    (su_login.LOGIN_PROGRAMS, su_login.parse_login, su_login.login_outcomes),
+    (logind.PROGRAMS, logind.parse, logind.outcomes),
+    (shadow.PROGRAMS, shadow.parse, shadow.outcomes),
 ):
     for _name in _names:
         PROGRAMS[_name] = _handler
+        OUTCOMES[_name] = _outcomes
 
 _REPEATED = re.compile(r"message repeated (\d{1,12}) times?: \[ ?(.*)\]\Z", re.S)
 _CAPPED = ("repeat-capped",)
@@ -102,3 +115,39 @@ def parse_auth_message(h: Header, line: str, offset: int | None, ctx: LineContex
         return _message(h, line, offset, ctx, msg)
     except Exception:  # a bug must not lose the line: keep it, flagged
         return [headerless_event(line, offset, ctx, _PARSE_ERROR)]
+
+
+def message_outcomes(h: Header) -> Outcomes | None:
+    """What :func:`parse_auth_message` may give for a line with header ``h``: its one
+    event's possible (action, dataset, category) (:data:`~keibi.parsers.screen.Outcome`),
+    or None for a ``message repeated`` line (it may give many)."""
+    msg = h[4]
+    if msg[:9] == "message r":
+        return None
+    family = OUTCOMES.get(h[2])
+    if family is not None:
+        return family(msg)
+    return pam.outcomes(msg) if msg.startswith("pam_") else ONLY_GENERIC
+
+
+def screen_auth_line(line: str, ctx: LineContext) -> Screened | None:
+    """:func:`parse_auth_line` up to its header (a :class:`~keibi.parsers.screen.Screen`):
+    what the rest (:func:`parse_auth_message`) may give, or None: parse the line."""
+    if line[-1:] == "\n":
+        line = line[:-2] if line[-2:] == "\r\n" else line[:-1]
+    try:
+        h = split_header(line, ctx)
+        if h is None:
+            return None
+        msg = h[4]  # message_outcomes(), inline: every line takes this path
+        if msg[:9] == "message r":
+            return h, line, None
+        family = OUTCOMES.get(h[2])
+        if family is not None:
+            return h, line, family(msg)
+        return h, line, pam.outcomes(msg) if msg.startswith("pam_") else ONLY_GENERIC
+    except Exception:  # parse_auth_line keeps the line, flagged: let it
+        return None
+
+
+SCREEN = Screen(screen_auth_line, parse_auth_message)

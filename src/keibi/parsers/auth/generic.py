@@ -15,6 +15,7 @@ from typing import Any
 
 from keibi.events.model import Event
 from keibi.parsers.context import LineContext
+from keibi.parsers.screen import Outcome, Outcomes
 from keibi.parsers.syslog import Header
 
 DATASET = "keibi.auth"
@@ -42,6 +43,19 @@ INFO = ("info",)
 PRIVILEGED_GROUPS = frozenset(
     {"sudo", "wheel", "adm", "root", "admin", "docker", "lxd", "disk", "shadow"}
 )
+
+# A family's ``outcomes(msg)`` gives every (action, dataset, category) its ``parse`` may
+# give for that message, and GENERIC (``parse`` giving up), so that a line no rule can use
+# need not be parsed (:mod:`keibi.parsers.screen`).
+#: the ``log-line`` event of a message no family understands
+GENERIC: Outcome = ("log-line", DATASET, ())
+ONLY_GENERIC: Outcomes = frozenset({GENERIC})
+
+
+def outcomes_of(*events: tuple[str, tuple[str, ...]]) -> Outcomes:
+    """The outcomes of a message that becomes one of these ``(action, category)`` auth
+    events, or the generic one."""
+    return frozenset({GENERIC, *((action, DATASET, category) for action, category in events)})
 
 # Attacker text (a user name, a client's message) that reads like the structure of an sshd
 # or PAM line: "x from 1.2.3.4 port 22", "x 1.2.3.4 port 22", "ssh2", "[preauth]", "rhost=".

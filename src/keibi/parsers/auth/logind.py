@@ -10,8 +10,18 @@ from __future__ import annotations
 
 import re
 
-from keibi.parsers.auth.generic import END, HOST, INFO, SESSION, START, Result, make
+from keibi.parsers.auth.generic import (
+    END,
+    HOST,
+    INFO,
+    SESSION,
+    START,
+    Result,
+    make,
+    outcomes_of,
+)
 from keibi.parsers.context import LineContext
+from keibi.parsers.screen import Outcomes
 from keibi.parsers.syslog import Header
 
 PROGRAMS = ("systemd-logind",)
@@ -24,6 +34,17 @@ _NEW = re.compile(
 _LOGGED_OUT = re.compile(r"Session '?([^' ]+?)'? logged out\. Waiting for processes to exit\.\Z")
 _REMOVED = re.compile(r"Removed session '?([^' ]+?)'?\.\Z")
 _SEAT = re.compile(r"New seat '?([^' ]+?)'?\.\Z")
+
+
+_OUTCOMES = outcomes_of(
+    ("logind-session-new", SESSION), ("logind-session-logout", SESSION),
+    ("logind-session-removed", SESSION), ("logind-seat-new", HOST),
+)
+
+
+def outcomes(msg: str) -> Outcomes:
+    """What :func:`parse` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`)."""
+    return _OUTCOMES
 
 
 def parse(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:

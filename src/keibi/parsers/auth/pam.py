@@ -18,15 +18,18 @@ from keibi.parsers.auth.generic import (
     END,
     IAM,
     INFO,
+    ONLY_GENERIC,
     SESSION,
     START,
     Result,
     injection_flags,
     is_ip,
     make,
+    outcomes_of,
     users,
 )
 from keibi.parsers.context import LineContext
+from keibi.parsers.screen import Outcomes
 from keibi.parsers.syslog import Header
 
 _S = re.S
@@ -158,6 +161,33 @@ def _session(
             extra={"keibi.pam.service": service},
         )
     return None
+
+
+_SESSIONS = outcomes_of(("session-opened", SESSION), ("session-closed", SESSION))
+_AUTH_FAILURE = outcomes_of(("pam-auth-failure", AUTHENTICATION))
+_SUDO_AUTH_FAILURE = outcomes_of(("sudo-auth-failure", AUTHENTICATION))
+_PASSWORD_CHANGED = outcomes_of(("password-changed", IAM))
+#: what :func:`parse_more` may give
+MORE_OUTCOMES = outcomes_of(("pam-auth-failures-summary", AUTHENTICATION))
+
+
+def outcomes(msg: str) -> Outcomes:
+    """What :func:`parse` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`):
+    its dispatch, read in place (keep the two alike)."""
+    paren = msg.find("(")
+    close = msg.find("): ", paren)
+    if paren <= 0 or close < 0:
+        return ONLY_GENERIC
+    at = close + 3  # where parse's text starts
+    first = msg[at : at + 8]
+    if first == "session ":
+        return _SESSIONS
+    if first == "authenti" and msg.startswith("authentication failure; ", at):
+        service = msg[paren + 1 : close].partition(":")[0]
+        return _SUDO_AUTH_FAILURE if service == "sudo" else _AUTH_FAILURE
+    if first == "password" and msg.startswith("password changed for ", at):
+        return _PASSWORD_CHANGED
+    return ONLY_GENERIC
 
 
 def parse(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:

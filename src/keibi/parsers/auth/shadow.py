@@ -18,8 +18,16 @@ import re
 from typing import Any
 
 from keibi.parsers.auth import pam
-from keibi.parsers.auth.generic import IAM, PRIVILEGED_GROUPS, Result, make, users
+from keibi.parsers.auth.generic import (
+    IAM,
+    PRIVILEGED_GROUPS,
+    Result,
+    make,
+    outcomes_of,
+    users,
+)
 from keibi.parsers.context import LineContext
+from keibi.parsers.screen import Outcomes
 from keibi.parsers.syslog import Header
 
 PROGRAMS = (
@@ -119,6 +127,14 @@ _RULES = tuple(
     (re.compile(pattern.replace("N", _N) + r"\Z", re.S), action, types, roles, field)
     for pattern, action, types, roles, field in _TABLE
 )
+
+
+_OUTCOMES = outcomes_of(*((action.rstrip("!"), IAM) for _, action, _, _, _ in _TABLE))
+
+
+def outcomes(msg: str) -> Outcomes:
+    """What :func:`parse` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`)."""
+    return pam.outcomes(msg) if msg.startswith("pam_") else _OUTCOMES
 
 
 def _fields(

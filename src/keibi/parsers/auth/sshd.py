@@ -12,6 +12,7 @@ taken from the left, right after sshd's fixed words.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -25,6 +26,7 @@ from keibi.parsers.auth.generic import (
     INFO,
     INJECTION_FLAGS,
     NETWORK,
+    ONLY_GENERIC,
     PROCESS,
     START,
     Handler,
@@ -33,9 +35,11 @@ from keibi.parsers.auth.generic import (
     injection_flags,
     is_ip,
     make,
+    outcomes_of,
     source_fields,
 )
 from keibi.parsers.context import LineContext
+from keibi.parsers.screen import Outcomes
 from keibi.parsers.syslog import Header
 
 PROGRAMS = ("sshd", "sshd-session", "sshd-auth")
@@ -461,6 +465,67 @@ _WORDS: dict[str, Handler] = {
     "error:": _level,
     "fatal:": _level,
 }
+
+
+_PROTOCOL_ERROR = ("ssh-protocol-error", NETWORK)
+_DISCONNECTED = outcomes_of(("ssh-disconnected", NETWORK))
+_TERMINATED = outcomes_of(("ssh-terminated", PROCESS))
+#: what each handler of :data:`_WORDS` may give (a function of the message where that
+#: depends on more than its first word); :func:`_level` is answered in :func:`outcomes`
+_OUTCOMES: dict[Handler, Outcomes | Callable[[str], Outcomes]] = {
+    _attempt: outcomes_of(("ssh-login", AUTHENTICATION)),
+    _invalid: outcomes_of(("ssh-invalid-user", AUTHENTICATION)),
+    _connection: outcomes_of(("ssh-connection-closed", NETWORK), _PROTOCOL_ERROR),
+    _disconnected: _DISCONNECTED,
+    _disconnecting: _DISCONNECTED,
+    _received: lambda msg: (
+        _DISCONNECTED if msg.startswith("Received disconnect from ") else _TERMINATED
+    ),
+    _max_auth: outcomes_of(("ssh-max-auth-exceeded", AUTHENTICATION)),
+    _no_ident: outcomes_of(("ssh-no-identification", NETWORK)),
+    _banner: outcomes_of(_PROTOCOL_ERROR),
+    _kex: outcomes_of(_PROTOCOL_ERROR),
+    _dispatch_fatal: outcomes_of(_PROTOCOL_ERROR),
+    _bad_version: outcomes_of(_PROTOCOL_ERROR),
+    _negotiate: outcomes_of(("ssh-negotiation-failed", NETWORK)),
+    _server: outcomes_of(("ssh-listening", NETWORK)),
+    _timeout: outcomes_of(("ssh-connection-closed", NETWORK)),
+    _pam_word: pam.MORE_OUTCOMES | outcomes_of(("pam-auth-failure", AUTHENTICATION)),
+}
+assert set(_OUTCOMES) == set(_WORDS.values()) - {_level}, "an sshd handler without outcomes"
+
+
+def _word_outcomes(fn: Handler, msg: str) -> Outcomes:
+    found = _OUTCOMES[fn]
+    return found if isinstance(found, frozenset) else found(msg)
+
+
+#: first word -> what parse may give, where the word alone tells
+_WORD_OUTCOMES: dict[str, Outcomes] = {
+    word: found for word, fn in _WORDS.items()
+    if type(found := _OUTCOMES.get(fn)) is frozenset
+}
+
+
+def outcomes(msg: str) -> Outcomes:
+    """What :func:`parse` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`):
+    the same dispatch, without the patterns."""
+    sp = msg.find(" ")
+    word = msg[:sp] if sp > 0 else msg
+    found = _WORD_OUTCOMES.get(word)
+    if found is not None:
+        return found
+    fn = _WORDS.get(word)
+    if fn is None:
+        return pam.outcomes(msg) if msg.startswith("pam_") else ONLY_GENERIC
+    if fn is not _level:
+        return _word_outcomes(fn, msg)
+    text = msg[msg.find(" ") + 1 :]  # as _level reads it
+    sp = text.find(" ")
+    inner = _WORDS.get(text[:sp] if sp > 0 else text)
+    if inner is None or inner is _level:
+        return ONLY_GENERIC
+    return _word_outcomes(inner, text)
 
 
 def parse(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:

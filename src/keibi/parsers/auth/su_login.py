@@ -24,8 +24,17 @@ from typing import Any
 
 from keibi.events.model import Event
 from keibi.parsers.auth import pam
-from keibi.parsers.auth.generic import AUTHENTICATION, START, Result, make, source_fields, users
+from keibi.parsers.auth.generic import (
+    AUTHENTICATION,
+    START,
+    Result,
+    make,
+    outcomes_of,
+    source_fields,
+    users,
+)
 from keibi.parsers.context import LineContext
+from keibi.parsers.screen import Outcomes
 from keibi.parsers.syslog import Header
 
 SU_PROGRAMS = ("su",)
@@ -60,6 +69,20 @@ def _su_event(
         user_name=user, user_target_name=target, related_user=users(user, target),
         extra={"keibi.tty": tty} if tty else None,
     )  # fmt: skip
+
+
+_SU_OUTCOMES = outcomes_of(("su-login", AUTHENTICATION), ("su-failure", AUTHENTICATION))
+_LOGIN_OUTCOMES = outcomes_of(("login", AUTHENTICATION), ("login-failure", AUTHENTICATION))
+
+
+def su_outcomes(msg: str) -> Outcomes:
+    """What :func:`parse_su` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`)."""
+    return pam.outcomes(msg) if msg.startswith("pam_") else _SU_OUTCOMES
+
+
+def login_outcomes(msg: str) -> Outcomes:
+    """What :func:`parse_login` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`)."""
+    return pam.outcomes(msg) if msg.startswith("pam_") else _LOGIN_OUTCOMES
 
 
 def parse_su(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:

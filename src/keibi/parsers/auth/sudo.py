@@ -25,8 +25,10 @@ from keibi.parsers.auth.generic import (
     PROCESS,
     START,
     Result,
+    outcomes_of,
 )
 from keibi.parsers.context import LineContext
+from keibi.parsers.screen import Outcomes
 from keibi.parsers.syslog import Header
 
 PROGRAMS = ("sudo",)
@@ -77,6 +79,19 @@ def _action(reason: str) -> tuple[str, int | None]:
     if reason in ("command not allowed", "user NOT authorized on host"):
         return "sudo-command-not-allowed", None
     return "sudo-auth-failure", None
+
+
+_OUTCOMES = outcomes_of(
+    ("sudo-command", PROCESS),
+    *((action, AUTHENTICATION) for action in ("sudo-password-attempts", "sudo-not-in-sudoers",
+                                              "sudo-command-not-allowed", "sudo-auth-failure")),
+)
+
+
+def outcomes(msg: str) -> Outcomes:
+    """What :func:`parse` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`)."""
+    text = msg.lstrip(" ")
+    return pam.outcomes(text) if text.startswith("pam_") else _OUTCOMES
 
 
 def parse(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:
