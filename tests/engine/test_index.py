@@ -49,7 +49,9 @@ def test_candidates(tmp_path: Path) -> None:
         return index.candidates(Event(timestamp=T0, **kw))  # type: ignore[arg-type]
 
     assert cands(action="ssh-login", dataset="keibi.auth") == (0, 1, 2)
-    assert cands(action="SSH-LOGIN", dataset="keibi.syslog") == (0, 2)
+    assert cands(action="SSH-LOGIN", dataset="KEIBI.AUTH") == (0, 1, 2)
+    # filed under its action, rule 0 also requires its dataset: no syslog event meets it
+    assert cands(action="ssh-login", dataset="keibi.syslog") == (2,)
     assert cands(action="sudo-command", dataset="keibi.auth") == (1, 2)
     assert cands(dataset="keibi.dpkg") == (2,)
 
@@ -93,3 +95,41 @@ def test_process_rules_are_indexed_by_name_or_category(tmp_path: Path) -> None:
     assert check(process_name="CURL", category=("process",), type=("start",)) == (0, 1, 2)
     assert check(category=("network", "process"), type=("connection",)) == (1, 2)
     assert check(category=("network",)) == ()
+
+
+def test_every_required_index_field_is_checked_once_per_key(tmp_path: Path) -> None:
+    """A rule filed under its action still requires its dataset and category: checked
+    when the key's candidates are first computed, so it costs nothing per event. The
+    prefilter says the same; built without the requirements (as an older caller does),
+    it wants a superset."""
+    import pickle
+
+    from keibi.engine.index import Prefilter
+
+    rules = [compile_rule(r) for r in write_rules(
+        tmp_path,
+        sigma_rule("sel:\n  event.action: process-started\n  event.category: process\n"
+                   "condition: sel", logsource="product: linux\n  service: auditd",
+                   rule_id=f"{ID}0"),
+        sigma_rule("sel:\n  event.action: ssh-login\ncondition: sel", rule_id=f"{ID}1"),
+    )]
+    index = RuleIndex([(r.requires, i) for i, r in enumerate(rules)])
+    pf = index.prefilter()
+    loose = Prefilter(pf.attrs, pf.values, pf.everything)
+    again = pickle.loads(pickle.dumps(pf))
+    cases = [
+        ({"action": "process-started", "dataset": "keibi.audit", "category": ("process",)},
+         (0,)),
+        ({"action": "process-started", "dataset": "keibi.audit", "category": ("file",)}, ()),
+        ({"action": "process-started", "dataset": "keibi.auth", "category": ("process",)},
+         ()),
+        ({"action": "process-started", "category": ("process",)}, ()),
+        ({"action": "SSH-Login", "dataset": "keibi.auth"}, (1,)),
+        ({"action": "ssh-login", "dataset": "keibi.syslog"}, ()),
+    ]
+    for kw, want in cases:
+        e = Event(timestamp=T0, **kw)  # type: ignore[arg-type]
+        assert index.candidates(e) == want, kw
+        assert pf.wants(e) == again.wants(e) == bool(want), kw
+        assert loose.wants(e) or not want, kw
+    assert not loose.wants(Event(timestamp=T0, action="user-created"))

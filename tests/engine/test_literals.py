@@ -8,7 +8,7 @@ import pytest
 
 from keibi.engine.compile import compile_rule
 from keibi.engine.ir import And, FieldTest, Keyword, Not, Or
-from keibi.engine.literals import Gate, Gated, LiteralFilter, gate
+from keibi.engine.literals import Gate, Gated, LiteralFilter, clauses, gate
 from keibi.engine.values import CompareTest, NumTest, RegexTest, StrTest
 from keibi.events.model import Event
 from tests.engine import test_oracle_sqlite as oracle
@@ -35,6 +35,32 @@ def test_gate_shapes() -> None:
     assert gate(FieldTest("event.dataset", StrTest(exact=frozenset({"keibi.audit"})))) is None
     assert gate(FieldTest(CMD, StrTest(contains=("",)))) is None  # "" is in every text
     assert gate(Keyword(StrTest(contains=("segfault",)))) == {
+        ("contains", "message", "segfault"), ("contains", "event.original", "segfault")}
+
+
+def test_clauses_shapes() -> None:
+    curl = FieldTest(EXE, StrTest(suffixes=("/curl",)))
+    b64 = FieldTest(CMD, StrTest(contains=("base64",)))
+    euid = FieldTest("user.effective.id", NumTest(frozenset({33.0})))
+    present = {("present", "user.effective.id", "")}
+    # a number on a text field: no literal, but the field must be there
+    assert clauses(euid) == (present,)
+    # AND: the clauses of every argument, cheapest first
+    assert clauses(And((euid, b64, curl))) == (
+        {("suffix", EXE, "/curl")}, {("contains", CMD, "base64")},
+        {("present", CMD, "")})
+    # OR: the union of the arguments' first clauses, then of their second ones
+    assert clauses(Or((And((curl, b64)), euid))) == (
+        {("suffix", EXE, "/curl")} | present, {("contains", CMD, "base64")} | present,
+        {("present", CMD, "")} | present)
+    assert clauses(Or((curl, Not(b64)))) == ()
+    # routing fields and fields every event of a source has give no clause
+    assert clauses(FieldTest("event.category", StrTest(exact=frozenset({"process"})))) == ()
+    assert clauses(FieldTest("auditd.record_types", StrTest(exact=frozenset({"execve"})))) \
+        == ({("exact", "auditd.record_types", "execve")},)
+    assert clauses(FieldTest("process.pid", CompareTest("gt", 1.0))) == (
+        {("present", "process.pid", "")},)
+    assert clauses(Keyword(StrTest(contains=("segfault",))))[0] == {
         ("contains", "message", "segfault"), ("contains", "event.original", "segfault")}
 
 

@@ -57,8 +57,11 @@ def test_generated_event_fires_the_rule_and_blanked_does_not(name: str) -> None:
     assert not fires(rule, found.blanked()), (
         f"{rule.path}: still fires with {sorted(found.fields)} removed")
     # the literal prefilter lets the event through (it never hides a match)
-    gate = compile_rule(rule).gate
+    compiled = compile_rule(rule)
+    gate = compiled.gate
     assert gate is None or LiteralFilter([gate]).passing(found.event) == {0}
+    assert not compiled.clauses or LiteralFilter([compiled.clauses]).passing(
+        found.event) == {0}
 
 
 def test_every_evaluable_sigmahq_rule_is_proven(capsys: pytest.CaptureFixture[str]) -> None:

@@ -60,7 +60,7 @@ from keibi.engine.ir import (
     requirements,
     simplify,
 )
-from keibi.engine.literals import Gate, gate
+from keibi.engine.literals import Clauses, Gate, clauses, gate
 from keibi.engine.predicate import BuildError, Predicate, build
 from keibi.engine.values import (
     BoolTest,
@@ -92,6 +92,9 @@ class CompiledRule:
     requires: Requirements
     #: literals one of which every matching event holds (None: no such condition)
     gate: Gate = None
+    #: several such conditions, all holding for every matching event (the first one
+    #: may be ``gate``); the index filters by these (:func:`keibi.engine.literals.clauses`)
+    clauses: Clauses = ()
 
     @property
     def id(self) -> str:
@@ -250,4 +253,4 @@ def compile_rule(rule: LoadedRule) -> CompiledRule:
         predicate = build(ir)
     except BuildError as exc:
         raise NotEvaluable(str(exc)) from None
-    return CompiledRule(rule, ir, predicate, requirements(ir), gate(ir))
+    return CompiledRule(rule, ir, predicate, requirements(ir), gate(ir), clauses(ir))

@@ -36,7 +36,7 @@ from keibi.engine.correlation import (
 from keibi.engine.counting import CountState
 from keibi.engine.index import Prefilter, RuleIndex
 from keibi.engine.match import EventTable, Match
-from keibi.engine.temporal import TemporalState
+from keibi.engine.temporal import TemporalCorrelator, TemporalState
 from keibi.events.model import Event
 from keibi.rules.loader import LoadedRule
 
@@ -47,15 +47,37 @@ DEFAULT_HOUSEKEEPING = 60.0
 
 
 class _Node:
-    """A runnable rule: counters, alerting, and the correlations fed by its matches."""
+    """A runnable rule: counters, alerting, and the correlations fed by its matches.
 
-    __slots__ = ("alert", "consumers", "id", "matches")
+    ``consumers`` holds, per correlation fed: the correlation, the steps this rule is in
+    it, and whether it only continues chains (a ``temporal_ordered`` correlation that
+    this rule feeds at later steps only: while it holds no group at all, a match changes
+    nothing there). ``waits`` (None unless this rule does not alert and every consumer
+    only continues chains) lists those correlations: while none holds a group, a match
+    of this rule only counts.
+    """
+
+    __slots__ = ("alert", "consumers", "id", "matches", "waits")
 
     def __init__(self, rule_id: str, alert: AlertRule | None) -> None:
         self.id = rule_id
         self.alert = alert
-        self.consumers: list[tuple[Correlator, tuple[int, ...]]] = []
+        self.consumers: list[tuple[Correlator, tuple[int, ...], bool]] = []
         self.matches = 0
+        self.waits: tuple[Correlator, ...] | None = None
+
+    def settle(self) -> None:
+        """Mark the consumers that only continue chains (once every rule is wired)."""
+        self.consumers = [(c, steps, _continues(c, steps)) for c, steps, _ in self.consumers]
+        if self.alert is None and all(only for _, _, only in self.consumers):
+            self.waits = tuple(c for c, _, _ in self.consumers)
+
+
+def _continues(corr: Correlator, steps: tuple[int, ...]) -> bool:
+    """Whether matches fed to ``corr`` at ``steps`` can only continue a chain: an ordered
+    temporal correlation creates no state for a later step of a group it does not hold
+    (:meth:`TemporalCorrelator.feed`)."""
+    return isinstance(corr, TemporalCorrelator) and corr.ordered and min(steps) > 0
 
 
 class EngineState(msgspec.Struct):
@@ -116,8 +138,10 @@ class Engine:
                 for step, ref in enumerate(rule.refs):
                     self._wire(ref.id, runnable, step)
             self.rules.append(rule)
+        for node in self._nodes.values():
+            node.settle()
         self._index = RuleIndex([(cr.requires, (cr.predicate, node)) for cr, node in compiled],
-                                gates=[cr.gate for cr, _ in compiled])
+                                gates=[cr.clauses for cr, _ in compiled])
         self._candidates = self._index.candidates
         kw = {} if max_closed_alerts is None else {"max_closed": max_closed_alerts}
         self._grouper = AlertGrouper(alert_rules, **kw, updates=updates)
@@ -138,11 +162,11 @@ class Engine:
 
     def _wire(self, ref_id: str, corr: Correlator, step: int) -> None:
         node = self._nodes[ref_id]
-        for i, (c, steps) in enumerate(node.consumers):
+        for i, (c, steps, _) in enumerate(node.consumers):
             if c is corr:
-                node.consumers[i] = (c, (*steps, step))
+                node.consumers[i] = (c, (*steps, step), False)
                 return
-        node.consumers.append((corr, (step,)))
+        node.consumers.append((corr, (step,), False))
 
     # -- the data path ----------------------------------------------------------------
     def process(self, event: Event) -> list[AlertUpdate]:
@@ -157,6 +181,14 @@ class Engine:
                 self._housekeep(min(self.clock.now(), ts), out)
         for predicate, node in self._candidates(event):
             if predicate(event):
+                waits = node.waits
+                if waits is not None:
+                    for corr in waits:
+                        if corr.groups:
+                            break
+                    else:  # no chain to continue: the match only counts
+                        node.matches += 1
+                        continue
                 self._matched(node, Match(node.id, ts, ts, 1, (event,)), out)
         return out
 
@@ -226,7 +258,9 @@ class Engine:
             update = self._grouper.add(node.alert, match)
             if update is not None:
                 out.append(update)
-        for corr, steps in node.consumers:
+        for corr, steps, continues in node.consumers:
+            if continues and not corr.groups:
+                continue  # no chain to continue
             matches = corr.feed(steps, match)
             if matches:
                 target = self._nodes[corr.id]

@@ -6,39 +6,46 @@ Every compiled rule knows the literal values its condition requires for some fie
 then ``event.dataset``, ``process.name``, and the list field ``event.category``: rules
 about process starts often name only a category and a program); rules with none of them
 are "unindexed" and meet every event. An event's candidates are the rules filed under
-its own values (any element, for a list field) plus the unindexed ones, in rule order.
-Candidate lists are memoised per distinct combination of those values, so an event that
-no rule can match costs one tuple and one dict lookup.
+its own values (any element, for a list field) that it also holds a required value of
+every other index field for (a rule filed under its action may require its dataset and
+category too), plus the unindexed ones, in rule order. Candidate lists are memoised per
+distinct combination of those values, so an event that no rule can match costs one
+tuple and one dict lookup.
 
 Values are compared as the predicates compare them (:func:`keibi.engine.values.as_text`,
 lower-cased), so the index never hides a rule from an event it could match.
 
 Within a candidate list, rules with a literal gate (:mod:`keibi.engine.literals`: strings
-one of which every matching event holds, e.g. ``Image`` ending in ``/curl``) sit behind
-one :class:`~keibi.engine.literals.Gated` filter that reads each field once for all of
-them: an event meets a gated rule only when the rule's gate holds (for lists with at
-least :data:`GATED_MIN` gated rules; a few rules are cheaper to test than to filter).
-This is what keeps the per-event cost nearly flat as SigmaHQ-style rules (same category,
-different programs and command lines) are added.
+one of which every matching event holds, e.g. ``Image`` ending in ``/curl``, or several
+such conditions ANDed) sit behind a selector of the index's one
+:class:`~keibi.engine.literals.LiteralFilter`, generated for the fields that list's
+gates read: an event meets a gated rule only when the rule's gate holds (for lists with
+at least :data:`GATED_MIN` gated rules; a few rules are cheaper to test than to filter).
+Every selector shares the filter's per-field answers, and remembers the candidates per
+set of clauses that hold. This is what keeps the per-event cost nearly flat as
+SigmaHQ-style rules (same category, different programs and command lines) are added.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
+from types import FunctionType
 from typing import Any, Generic, TypeVar
 
 from keibi.engine.ir import Requirements
-from keibi.engine.literals import Gate, Gated
+from keibi.engine.literals import Clauses, Gate, LiteralFilter
 from keibi.engine.values import as_text
 from keibi.events.model import FIELD_ATTRS, Event
 
 T = TypeVar("T")
+#: an event -> the candidates to test (a candidate list behind its literal gates)
+Selector = Callable[..., tuple[T, ...]]
 
 INDEX_FIELDS: tuple[str, ...] = ("event.action", "event.dataset", "process.name",
                                  "event.category")
 MEMO_LIMIT = 4096
-#: distinct candidate lists with a literal filter kept (each filter memoises values)
+#: distinct candidate lists with a selector kept (each one is a generated function)
 GATED_LIMIT = 64
 #: fewer gated candidates than this are cheaper to test than to filter
 GATED_MIN = 8
@@ -53,18 +60,33 @@ def _texts(value: Any) -> set[str]:
     return out
 
 
+#: the index fields a rule requires values of: (position in the key, values), ...
+Required = tuple[tuple[int, frozenset[str]], ...]
+
+
+def _meets(required: Required, texts: Sequence[set[str] | None]) -> bool:
+    """Whether an event whose key has ``texts`` (per index field; None: no value) holds
+    one required value of every required field."""
+    for i, values in required:
+        text = texts[i]
+        if text is None or text.isdisjoint(values):
+            return False
+    return True
+
+
 class RuleIndex(Generic[T]):
     """Items (rules, or whatever runs them) filed by the values their rules require.
 
     ``entries`` pairs each item with its rule's requirements
     (:attr:`keibi.engine.compile.CompiledRule.requires`); candidates keep entry order.
     ``gates``, when given, holds each entry's literal gate
-    (:attr:`keibi.engine.compile.CompiledRule.gate`, None: ungated).
+    (:attr:`keibi.engine.compile.CompiledRule.gate`, None: ungated) or clauses
+    (:attr:`keibi.engine.compile.CompiledRule.clauses`, empty: ungated).
     """
 
     def __init__(self, entries: Sequence[tuple[Requirements, T]],
                  fields: tuple[str, ...] = INDEX_FIELDS,
-                 gates: Sequence[Gate] | None = None) -> None:
+                 gates: Sequence[Gate | Clauses] | None = None) -> None:
         if not fields or any(f not in FIELD_ATTRS for f in fields):
             raise ValueError("index fields must be Event attribute fields")
         self.fields = fields
@@ -72,40 +94,52 @@ class RuleIndex(Generic[T]):
         self._by_value: list[dict[str, list[int]]] = [{} for _ in fields]
         self._items = [item for _, item in entries]
         self.unindexed: list[int] = []
+        #: per entry: every index field it requires values of (position, the values)
+        self._requires: list[Required] = []
         for n, (requires, _) in enumerate(entries):
-            for i, f in enumerate(fields):
-                values = requires.get(f)
-                if values is not None:
-                    for v in values:
-                        self._by_value[i].setdefault(v, []).append(n)
-                    break
+            required = tuple((i, frozenset(requires[f])) for i, f in enumerate(fields)
+                             if f in requires)
+            self._requires.append(required)
+            if required:
+                i, values = required[0]
+                for v in values:
+                    self._by_value[i].setdefault(v, []).append(n)
             else:
                 self.unindexed.append(n)
         if gates is not None and len(gates) != len(entries):
             raise ValueError("one gate per entry")
-        self._gates: list[Gate] = list(gates) if gates is not None else [None] * len(entries)
-        # a candidate list and its literal filter, shared by the keys that have that list
-        self._gated: dict[tuple[int, ...], Gated[T]] = {}
-        self._memo: dict[Any, tuple[T, ...] | Gated[T]] = {}
+        self._gated_entries = [bool(g) for g in gates] if gates is not None else [
+            False] * len(entries)
+        # one filter over every gate: its per-field answers serve every candidate list
+        self._filter = LiteralFilter(gates if gates is not None else [None] * len(entries))
+        # a candidate list's selector, shared by the keys that have that list
+        self._gated: dict[tuple[int, ...], Selector[T]] = {}
+        self._memo: dict[Any, tuple[T, ...] | Selector[T]] = {}
 
-    def _compute(self, key: Any) -> tuple[T, ...] | Gated[T]:
+    def _compute(self, key: Any) -> tuple[T, ...] | Selector[T]:
         values = key if len(self.fields) > 1 else (key,)
+        texts = [None if v is None else _texts(v) for v in values]
         found = set(self.unindexed)
-        for table, value in zip(self._by_value, values, strict=True):
-            if value is not None and table:
-                for text in _texts(value):
-                    found.update(table.get(text, ()))
-        nums = tuple(sorted(found))
-        gates = self._gates
-        if sum(gates[n] is not None for n in nums) < GATED_MIN:
+        for table, text in zip(self._by_value, texts, strict=True):
+            if text is not None and table:
+                for t in text:
+                    found.update(table.get(t, ()))
+        # a rule filed under one value may require others, of other index fields
+        requires = self._requires
+        nums = tuple(sorted(n for n in found if _meets(requires[n], texts)))
+        if sum(self._gated_entries[n] for n in nums) < GATED_MIN:
             return tuple(self._items[n] for n in nums)
         gated = self._gated.get(nums)
         if gated is None:
             if len(self._gated) >= GATED_LIMIT:
                 self._gated.clear()
-            gated = self._gated[nums] = Gated([self._items[n] for n in nums],
-                                              [gates[n] for n in nums])
-        return gated
+            gated = self._gated[nums] = self._filter.selector(
+                [self._items[n] for n in nums], nums, known=self.fields)
+        # the key's own fields are the same for all its events: their answer once, here
+        known = 0
+        for f, v in zip(self.fields, values, strict=True):
+            known |= self._filter.value_mask(f, v)
+        return FunctionType(gated.__code__, gated.__globals__, None, (known,))
 
     def candidates(self, event: Event) -> tuple[T, ...]:
         """The rules ``event`` must be tested against (possibly none)."""
@@ -117,18 +151,19 @@ class RuleIndex(Generic[T]):
             found = self._memo[key] = self._compute(key)
         if type(found) is tuple:
             return found
-        return found.select(event)  # type: ignore[union-attr]
+        return found(event)  # type: ignore[operator]
 
     def prefilter(self) -> Prefilter:
         """The test "can any rule match this event", as a plain picklable value."""
         return Prefilter(tuple(FIELD_ATTRS[f] for f in self.fields),
-                         tuple(frozenset(t) for t in self._by_value), bool(self.unindexed))
+                         tuple(frozenset(t) for t in self._by_value), bool(self.unindexed),
+                         tuple(sorted({r for r in self._requires if r}, key=repr)))
 
     def stats(self) -> dict[str, int]:
         return {
             "indexed_values": sum(len(t) for t in self._by_value),
             "unindexed_rules": len(self.unindexed),
-            "gated_rules": sum(g is not None for g in self._gates),
+            "gated_rules": sum(self._gated_entries),
             "literal_filters": len(self._gated),
             "memo": len(self._memo),
         }
@@ -137,29 +172,39 @@ class RuleIndex(Generic[T]):
 class Prefilter:
     """Whether an event has candidate rules in a :class:`RuleIndex` (the same test as
     :meth:`RuleIndex.candidates` being non-empty), without the rules: a plain value that
-    parser processes use to send on only the events the engine can use."""
+    parser processes use to send on only the events the engine can use.
 
-    __slots__ = ("attrs", "everything", "key", "memo", "values")
+    ``values`` holds, per index field, the values rules are filed under; ``requires``
+    (when given) every indexed rule's required values of all index fields, which makes
+    the test exact. Without it an event is wanted when it has one value some rule is
+    filed under (a superset: never an event a rule could match is left out).
+    """
+
+    __slots__ = ("attrs", "everything", "key", "memo", "requires", "values")
 
     def __init__(self, attrs: tuple[str, ...], values: tuple[frozenset[str], ...],
-                 everything: bool) -> None:
+                 everything: bool, requires: tuple[Required, ...] | None = None) -> None:
         self.attrs = attrs
         self.values = values
         self.everything = everything  # an unindexed rule meets every event
+        self.requires = requires
         #: an event's key, and the answers known per key (for callers that inline
         #: :meth:`wants`: a missing key means "ask wants()")
         self.key = attrgetter(*attrs)
         self.memo: dict[Any, bool] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Prefilter, (self.attrs, self.values, self.everything))
+        return (Prefilter, (self.attrs, self.values, self.everything, self.requires))
 
     def _compute(self, key: Any) -> bool:
         if self.everything:
             return True
         values = key if len(self.attrs) > 1 else (key,)
-        for table, value in zip(self.values, values, strict=True):
-            if value is not None and table and not table.isdisjoint(_texts(value)):
+        texts = [None if v is None else _texts(v) for v in values]
+        if self.requires is not None:
+            return any(_meets(r, texts) for r in self.requires)
+        for table, text in zip(self.values, texts, strict=True):
+            if text is not None and table and not table.isdisjoint(text):
                 return True
         return False
 

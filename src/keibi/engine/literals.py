@@ -5,13 +5,18 @@ ending in ``/curl``, a command line containing ``base64``, a keyword in the mess
 :func:`gate` reads that from a rule's IR (:mod:`keibi.engine.ir`): a set of *atoms*
 ``(kind, field, literal)``, at least one of which holds in every event the rule matches
 (a necessary condition, never a sufficient one). ``None`` means the rule has no such
-condition (it must always be tried).
+condition (it must always be tried). :func:`clauses` gives several such sets, ANDed
+(the executable ends in ``/systemctl`` AND the command line contains ``stop``), and
+also knows ``("present", field, "")``: the field has a value at all.
 
 :class:`LiteralFilter` holds the gates of many rules and answers, per event, which of
 them pass, looking at each field once for all rules: exact values by hash, prefixes and
-suffixes by hashed slices, substrings by hashed 3-grams (so the cost grows with the
-length of the event's values, not with the number of rules). Per-field answers are
-memoised by value, so repeated executables and parents cost one lookup.
+suffixes by hashed slices, substrings word by word (a command line is new, its words are
+not) and within a new word by hashed 3-grams, so the cost grows with the length of the
+event's values, not with the number of rules. The answer is a bit mask (bit n: clause n
+holds); per-field answers are memoised by value, so repeated executables, parents and
+argument lists cost one lookup, and the code reading the fields is generated: one
+straight line per field.
 
 How a gate is derived (all literals lower-cased, as the predicates compare):
 
@@ -31,19 +36,26 @@ out: the index already routes by them, so nearly every candidate event would pas
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from operator import attrgetter
+from collections.abc import Callable, Collection, Sequence
 from re import _parser as sre  # type: ignore[attr-defined]
+from types import CodeType, FunctionType
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from keibi.engine.fields import KEYWORD_FIELDS
-from keibi.engine.ir import And, FieldTest, Keyword, Node, Or
+from keibi.engine.ir import SCALAR_FIELDS, And, FieldTest, Keyword, Node, Or
 from keibi.engine.values import (
+    BoolTest,
+    CidrTest,
+    CompareTest,
+    ExistsTest,
+    FieldRefTest,
+    NullTest,
     NumTest,
     RegexTest,
     StrTest,
+    TimePartTest,
     as_text,
     literal_runs,
     wildcard_tokens,
@@ -61,7 +73,7 @@ ROUTING_FIELDS = frozenset({"event.category", "event.type", "event.dataset", "ev
 #: fields whose values most events of their source share (a weak gate: last resort)
 WEAK_FIELDS = frozenset({"auditd.record_types", "auditd.data.arch",
                          "user.name", "user.id", "network.transport", "network.direction"})
-_KIND_COST = {"exact": 1, "prefix": 2, "suffix": 2, "contains": 3}
+_KIND_COST = {"exact": 1, "prefix": 2, "suffix": 2, "contains": 3, "present": 30}
 GRAM = 3
 #: per field: answers remembered, for values up to MEMO_TEXT characters (executables,
 #: names, paths repeat; long command lines rarely do): memory stays bounded
@@ -210,7 +222,8 @@ def _test_atoms(field: str, test: Any) -> Gate:
 
 def _cost(g: frozenset[Atom]) -> float:
     """How often a gate lets events through (a guess from the kinds of its atoms)."""
-    return sum(_KIND_COST[k] + (4 if len(lit) < GRAM else 0) + (50 if f in WEAK_FIELDS else 0)
+    return sum(_KIND_COST[k] + (4 if len(lit) < GRAM and k != "present" else 0)
+               + (50 if f in WEAK_FIELDS else 0)
                for k, f, lit in g)
 
 
@@ -239,100 +252,226 @@ def gate(node: Node) -> Gate:
     return None
 
 
+#: a rule's clauses (:func:`clauses`): each holds for every event the rule matches
+Clauses = tuple[frozenset[Atom], ...]
+#: clauses kept per rule (the cheapest ones)
+MAX_CLAUSES = 3
+#: tests a present value passes only (absent: the test fails)
+_NEEDS_VALUE = (StrTest, NumTest, RegexTest, BoolTest, CidrTest, CompareTest, TimePartTest,
+                FieldRefTest)
+
+
+def _best(found: list[frozenset[Atom]]) -> Clauses:
+    unique = sorted(set(found), key=lambda c: (_cost(c), sorted(c)))
+    return tuple(unique[:MAX_CLAUSES])
+
+
+def clauses(node: Node) -> Clauses:
+    """Several gates of an IR node, ANDed: every one holds for every event the node
+    matches (empty: none). Besides the literal atoms of :func:`gate`, a clause may hold
+    ``("present", field, "")``: the field has a value (every string, number, regex...
+    test fails on an absent field). AND keeps the clauses of all its arguments, OR the
+    union of its arguments' first clauses, then of their second ones..., each union
+    being implied by every argument; at most :data:`MAX_CLAUSES`, the cheapest."""
+    if isinstance(node, FieldTest):
+        if node.field in ROUTING_FIELDS:
+            return ()
+        found: list[frozenset[Atom]] = []
+        atoms = _test_atoms(node.field, node.test)
+        if atoms is not None:
+            found.append(atoms)
+        test = node.test
+        field = _field_of(node.field)
+        if field not in WEAK_FIELDS and (isinstance(test, _NEEDS_VALUE) or (
+                isinstance(test, ExistsTest) and test.exists)):
+            found.append(frozenset({("present", field, "")}))
+        return _best(found)
+    if isinstance(node, Keyword):
+        if isinstance(node.test, NullTest | ExistsTest | FieldRefTest):
+            return ()
+        g = gate(node)
+        present = frozenset(("present", f, "") for f in KEYWORD_FIELDS)
+        return _best([present] if g is None else [g, present])
+    if isinstance(node, And):
+        return _best([c for a in node.args for c in clauses(a)])
+    if isinstance(node, Or):
+        each = [clauses(a) for a in node.args]
+        if not all(each):
+            return ()
+        return _best([frozenset().union(*(c[min(k, len(c) - 1)] for c in each))
+                      for k in range(max(map(len, each)))])
+    return ()
+
+
 # -- the filter -------------------------------------------------------------------------
 
-def _texts(value: Any) -> list[str]:
-    if isinstance(value, tuple | list):
-        return [(v if type(v) is str else as_text(v)).lower() for v in value]
-    return [(value if type(value) is str else as_text(value)).lower()]
+Verify = tuple[tuple[str, int], ...]  # (literal, its bit): holds if the literal is in the text
 
 
 class _Field:
-    """Every atom on one field, indexed; answers "which rules pass on this value"."""
+    """Every atom on one field, indexed: which clauses hold for a value, as a bit mask
+    (bit n: clause n), memoised per text.
 
-    def __init__(self, name: str, atoms: list[tuple[str, str, int]]) -> None:
+    Exact values are one hash lookup, prefixes and suffixes hashed slices. Substrings are
+    looked for word by word (the text split at spaces): a literal without a space lies
+    inside one word, and words repeat far more than whole texts do (a command line is a
+    new text, its words are not), so each word's answer is memoised. A literal with a
+    space is looked for in the whole text, only when some word holds its longest piece.
+    Within a new word, pieces are found by hashed 3-grams (shorter ones by scanning).
+    """
+
+    def __init__(self, name: str, atoms: Sequence[tuple[str, str, int]]) -> None:
         self.name = name
-        self.exact: dict[str, frozenset[int]] = {}
+        self.exact: dict[str, int] = {}
         affix: dict[str, dict[int, dict[str, list[tuple[str, int]]]]] = {
             "prefix": {}, "suffix": {}}
-        self.grams: dict[tuple[str, ...], list[tuple[str, int]]] = {}
-        self.short: list[tuple[str, int]] = []  # substrings shorter than a gram
-        self.memo: dict[Any, frozenset[int]] = {}
-        counts: dict[str, int] = {}
-        subs = [lit for kind, lit, _ in atoms if kind == "contains"]
-        for lit in subs:
-            for i in range(len(lit) - GRAM + 1):
-                counts[lit[i:i + GRAM]] = counts.get(lit[i:i + GRAM], 0) + 1
-        exact: dict[str, set[int]] = {}
+        pieces: list[tuple[str, int | tuple[str, int]]] = []
+        #: literals of spaces only: looked for in every text
+        self.loose: Verify = ()
+        #: bits of the clauses that only need a value on this field
+        self.present = 0
         for kind, lit, n in atoms:
-            if kind == "exact":
-                exact.setdefault(lit, set()).add(n)
+            bit = 1 << n
+            if kind == "present":
+                self.present |= bit
+            elif kind == "exact":
+                self.exact[lit] = self.exact.get(lit, 0) | bit
             elif kind in affix:
                 size = min(len(lit), 8)
                 key = lit[:size] if kind == "prefix" else lit[-size:]
-                affix[kind].setdefault(size, {}).setdefault(key, []).append((lit, n))
-            elif len(lit) < GRAM:
-                self.short.append((lit, n))
-            else:  # filed under its rarest 3-gram
-                grams = [lit[i:i + GRAM] for i in range(len(lit) - GRAM + 1)]
-                rare = min(grams, key=lambda g: counts[g])
-                self.grams.setdefault(tuple(rare), []).append((lit, n))
-        self.exact = {k: frozenset(v) for k, v in exact.items()}
+                affix[kind].setdefault(size, {}).setdefault(key, []).append((lit, bit))
+            elif " " not in lit:
+                pieces.append((lit, bit))
+            else:
+                piece = max(lit.split(" "), key=len)
+                if piece:
+                    pieces.append((piece, (lit, bit)))
+                else:
+                    self.loose += ((lit, bit),)
         self.prefixes = sorted(affix["prefix"].items())
         self.suffixes = sorted(affix["suffix"].items())
-        self.substrings = bool(self.grams or self.short)
+        self.contains = bool(pieces or self.loose)
+        #: whether only presence counts here (no value needs looking at)
+        self.presence_only = not (self.exact or self.prefixes or self.suffixes
+                                  or self.contains)
+        counts: dict[str, int] = {}
+        for piece, _ in pieces:
+            for i in range(len(piece) - GRAM + 1):
+                counts[piece[i:i + GRAM]] = counts.get(piece[i:i + GRAM], 0) + 1
+        self.short: list[tuple[str, int | tuple[str, int]]] = []  # shorter than a gram
+        self.grams: dict[str, list[tuple[str, int | tuple[str, int]]]] = {}
+        for piece, then in pieces:
+            if len(piece) < GRAM:
+                self.short.append((piece, then))
+            else:  # filed under its rarest 3-gram
+                grams = [piece[i:i + GRAM] for i in range(len(piece) - GRAM + 1)]
+                rare = min(grams, key=lambda g: counts[g])
+                self.grams.setdefault(rare, []).append((piece, then))
         self.gram_keys = frozenset(self.grams)
+        #: text (or list of texts) -> mask
+        self.memo: dict[Any, int] = {}
+        #: int -> mask
+        self.numbers: dict[int, int] = {}
+        self.word_memo: dict[str, tuple[int, Verify]] = {}
 
-    def _compute(self, value: Any) -> frozenset[int]:
-        out: set[int] = set()
-        if type(value) is str:
-            texts = [value.lower()]
-        elif isinstance(value, tuple | list):
-            texts = [(v if type(v) is str else as_text(v)).lower() for v in value]
-        else:
-            texts = [as_text(value).lower()]
-        exact = self.exact
-        for s in texts:
-            if exact:
-                hit = exact.get(s)
-                if hit:
-                    out |= hit
-            for size, table in self.prefixes:
-                for lit, n in table.get(s[:size], ()):
-                    if s.startswith(lit):
-                        out.add(n)
-            for size, table in self.suffixes:
-                for lit, n in table.get(s[-size:], ()):
-                    if s.endswith(lit):
-                        out.add(n)
-        if self.substrings:
-            # a literal never holds the separator, so it is found in the joined text
-            # exactly when it is in one of the elements
-            joined = texts[0] if len(texts) == 1 else "\x00".join(texts)
-            for lit, n in self.short:
-                if lit in joined:
-                    out.add(n)
+    def _word(self, word: str) -> tuple[int, Verify]:
+        """The rules a word passes by substring, and the spaced literals to look for."""
+        mask = 0
+        verify: list[tuple[str, int]] = []
+        found = [x for piece, x in self.short if piece in word]
+        if self.grams and len(word) >= GRAM:
             grams = self.grams
-            if grams and len(joined) >= GRAM:
-                found = self.gram_keys.intersection(zip(joined, joined[1:], joined[2:]))  # noqa: B905
-                for g in found:
-                    for lit, n in grams[g]:
-                        if lit in joined:
-                            out.add(n)
-        return frozenset(out)
+            for g in self.gram_keys.intersection(
+                    [word[i:i + GRAM] for i in range(len(word) - GRAM + 1)]):
+                found += [x for piece, x in grams[g] if piece in word]
+        for x in found:
+            if type(x) is int:
+                mask |= x
+            else:
+                verify.append(x)  # type: ignore[arg-type]
+        return mask, tuple(verify)
 
-    def lookup(self, value: Any) -> frozenset[int]:
-        """The rules passing on ``value`` (not None), memoised."""
-        key = value if type(value) is str else (
-            tuple(value) if isinstance(value, tuple | list) else as_text(value))
-        found = self.memo.get(key)
+    def _compute(self, s: str) -> int:
+        """The mask of lower-cased text ``s``."""
+        mask = self.present | self.exact.get(s, 0)
+        for size, table in self.prefixes:
+            for lit, bit in table.get(s[:size], ()):
+                if s.startswith(lit):
+                    mask |= bit
+        for size, table in self.suffixes:
+            for lit, bit in table.get(s[-size:], ()):
+                if s.endswith(lit):
+                    mask |= bit
+        if self.contains:
+            memo = self.word_memo
+            verify = self.loose
+            for word in s.split(" ") if " " in s else (s,):
+                found = memo.get(word)
+                if found is None:
+                    found = self._word(word)
+                    if len(word) <= MEMO_TEXT:
+                        if len(memo) >= WORD_MEMO_LIMIT:
+                            memo.clear()
+                        memo[word] = found
+                mask |= found[0]
+                if found[1]:
+                    verify += found[1]
+            for lit, bit in verify:
+                if not mask & bit and lit in s:
+                    mask |= bit
+        return mask
+
+    def text(self, text: str) -> int:
+        """The mask of a text (an event value's text form), memoised."""
+        found = self.memo.get(text)
         if found is None:
-            found = self._compute(value)
-            if len(key) <= MEMO_TEXT:
+            found = self._compute(text.lower())
+            if len(text) <= MEMO_TEXT:
                 if len(self.memo) >= MEMO_LIMIT:
                     self.memo.clear()
-                self.memo[key] = found
+                self.memo[text] = found
         return found
+
+    def value(self, value: Any) -> int:
+        """The mask of an event value (not None): of a list, the union over its elements."""
+        kind = type(value)
+        if kind is str:
+            return self.text(value)
+        if kind is int:  # ports, ids: remembered apart from texts (and never a bool)
+            found = self.numbers.get(value)
+            if found is None:
+                found = self.text(str(value))  # as_text of an int
+                if len(self.numbers) >= MEMO_LIMIT:
+                    self.numbers.clear()
+                self.numbers[value] = found
+            return found
+        if kind is tuple or kind is list or isinstance(value, _SEQUENCES):
+            key: tuple[Any, ...] | None = value if kind is tuple else tuple(value)
+            try:
+                found = self.memo.get(key)
+            except TypeError:  # an unhashable element
+                found = key = None
+            if found is not None:
+                return found
+            mask = self.present
+            text = self.text
+            size = 0
+            plain = True
+            for v in value:
+                if type(v) is str:
+                    mask |= text(v)
+                    size += len(v)
+                else:
+                    # only lists of strings are remembered: 1 == True as keys, but
+                    # their texts differ
+                    plain = False
+                    mask |= text(as_text(v))
+            if plain and key is not None and size <= MEMO_LIST_TEXT:
+                if len(self.memo) >= MEMO_LIMIT:
+                    self.memo.clear()
+                self.memo[key] = mask
+            return mask
+        return self.text(as_text(value))
 
 
 def _field_of(name: str) -> str:
@@ -343,75 +482,232 @@ def _field_of(name: str) -> str:
 
 
 _INDEXED = re.compile(r"(.+)\[\d+\]")
-
-
-class LiteralFilter:
-    """The gates of rules numbered 0..n-1 (None: ungated), checked per event at once."""
-
-    def __init__(self, gates: Sequence[Gate]) -> None:
-        by_field: dict[str, list[tuple[str, str, int]]] = {}
-        self.ungated = frozenset(n for n, g in enumerate(gates) if g is None)
-        for n, g in enumerate(gates):
-            for kind, field, lit in g or ():
-                by_field.setdefault(_field_of(field), []).append((kind, lit, n))
-        self.fields = [_Field(name, atoms) for name, atoms in sorted(by_field.items())]
-        # attribute fields read in one call; the others from ``extra``, one lookup each
-        attrs = [(FIELD_ATTRS[f.name], f) for f in self.fields if f.name in FIELD_ATTRS]
-        self._attrs: Callable[[Any], tuple[Any, ...]] | None = None
-        if len(attrs) == 1:  # attrgetter of one name returns the value, not a tuple
-            one = attrgetter(attrs[0][0])
-            self._attrs = lambda e: (one(e),)
-        elif attrs:
-            self._attrs = attrgetter(*(a for a, _ in attrs))
-        self._attr_plan = [(f.memo, f.lookup) for _, f in attrs]
-        self._extra_plan = [(f.name, f.memo, f.lookup) for f in self.fields
-                            if f.name not in FIELD_ATTRS]
-
-    def passing(self, event: Any) -> set[int]:
-        """Numbers of the gated rules whose gate holds for ``event``."""
-        out: set[int] = set()
-        if self._attrs is not None:
-            for v, (memo, lookup) in zip(self._attrs(event), self._attr_plan):  # noqa: B905
-                if v is not None:
-                    found = memo.get(v) if type(v) is str else None
-                    if found is None:
-                        found = lookup(v)
-                    if found:
-                        out |= found
-        extra = event.extra
-        if extra:
-            for name, memo, lookup in self._extra_plan:
-                v = extra.get(name)
-                if v is not None:
-                    found = memo.get(v) if type(v) is str else None
-                    if found is None:
-                        found = lookup(v)
-                    if found:
-                        out |= found
-        return out
-
+WORD_MEMO_LIMIT = 8192
+#: lists of strings (argument vectors, record types) are remembered up to this size
+MEMO_LIST_TEXT = 4 * MEMO_TEXT
+#: answers remembered per selection (a set of passing rules -> the rules to test)
+SELECT_LIMIT = 1024
+#: ``extra`` fields a generated function reads one by one; with more, it walks the
+#: event's ``extra`` instead (events hold a few of them)
+EXTRA_INLINE = 4
 
 T = TypeVar("T")
 
 
+_SEQUENCES = (tuple, list)
+#: attribute fields that hold a list (a tuple)
+LIST_ATTRS = frozenset(FIELD_ATTRS) - SCALAR_FIELDS
+#: an attribute field whose values fewer rules than this look at is read only for rules
+#: that have no other clause (looking at a value costs every event that has it; whether
+#: a field has a value, or what an ``extra`` field the event lacks holds, costs nothing)
+RARE_FIELD = 3
+
+
+def _as_clauses(g: Gate | Clauses) -> Clauses:
+    cs: Clauses = () if g is None else (g,) if isinstance(g, frozenset) else g
+    return tuple(c for c in cs if c)  # an empty clause is no condition
+
+
+def _prune(rules: list[Clauses]) -> list[Clauses]:
+    """The rules' clauses without those on fields few rules read, where a rule has another
+    literal clause (any clause may go: the rest still holds for every match)."""
+    users: dict[str, int] = {}
+    for cs in rules:
+        for name in {_field_of(f) for c in cs for k, f, _ in c if k != "present"}:
+            users[name] = users.get(name, 0) + 1
+
+    def common(clause: frozenset[Atom]) -> bool:
+        return all(k == "present" or _field_of(f) not in FIELD_ATTRS
+                   or users[_field_of(f)] >= RARE_FIELD for k, f, _ in clause)
+
+    def pruned(cs: Clauses) -> Clauses:
+        kept = tuple(c for c in cs if common(c))
+        # only where a literal clause stays: a field's mere presence lets most events by
+        if kept and min(map(_cost, kept)) < _KIND_COST["present"]:
+            return kept
+        return cs
+
+    return [pruned(cs) for cs in rules]
+
+
+class LiteralFilter:
+    """The gates of rules numbered 0..n-1, checked per event at once.
+
+    A rule's gate is one clause (a :data:`Gate`; None: ungated) or several, ANDed
+    (:data:`Clauses`, from :func:`clauses`; empty: ungated): the rule passes when every
+    clause has an atom that holds. :meth:`mask` (bit c: distinct clause c holds) and
+    :meth:`selector` are generated functions: one straight line of attribute reads and
+    memo lookups per field, no loop over fields. The per-field answers are shared by
+    every selector of the filter.
+    """
+
+    def __init__(self, gates: Sequence[Gate | Clauses]) -> None:
+        by_field: dict[str, list[tuple[str, str, int]]] = {}
+        #: per rule: the bits of its clauses (0: ungated), and the fields they read
+        self._clauses: list[int] = []
+        self._rule_fields: list[frozenset[str]] = []
+        #: per rule: the clauses it is filtered by (:func:`_prune`)
+        self.clauses = _prune([_as_clauses(g) for g in gates])
+        # one bit per distinct clause (rules share many: "has a command line"), those
+        # that let most events by the lowest: the masks of most values then stay small
+        # integers, fast to combine
+        shared: dict[frozenset[Atom], int] = {}
+        for cs in self.clauses:
+            for c in cs:
+                shared[c] = shared.get(c, 0) + 1
+        bits = {c: b for b, c in enumerate(sorted(
+            shared, key=lambda c: (-_cost(c), -shared[c], sorted(c))))}
+        for c, bit in bits.items():
+            for kind, field, lit in c:
+                by_field.setdefault(_field_of(field), []).append((kind, lit, bit))
+        for cs in self.clauses:
+            mask = 0
+            for c in cs:
+                mask |= 1 << bits[c]
+            self._clauses.append(mask)
+            self._rule_fields.append(frozenset(_field_of(f) for c in cs for _, f, _ in c))
+        self.ungated = frozenset(n for n, m in enumerate(self._clauses) if not m)
+        self.fields = {name: _Field(name, atoms) for name, atoms in sorted(by_field.items())}
+        self._code: dict[str, CodeType] = {}
+        self.mask: Callable[[Any], int] = self._generate(sorted(self.fields), ["    return m"],
+                                                         {})
+
+    def _generate(self, names: Sequence[str], tail: list[str], ns: dict[str, Any]) -> Any:
+        """A function of an event: the union of the masks of fields ``names`` in ``m``,
+        then ``tail``. Only attribute names appear in its source; field names and tables
+        are bound constants."""
+        lines = ["def f(e, m=0):"]  # m: the mask of fields the caller knows
+        extra = []
+        for i, name in enumerate(names):
+            f = self.fields[name]
+            attr = FIELD_ATTRS.get(name)
+            if attr is None:
+                extra.append(f)
+                continue
+            assert attr.isidentifier()
+            if f.presence_only:
+                ns[f"P{i}"] = f.present
+                lines += [f"    if e.{attr} is not None:",
+                          f"        m |= P{i}"]
+                continue
+            ns[f"M{i}"], ns[f"V{i}"] = f.memo, f.value
+            if name in INT_FIELDS:
+                ns[f"I{i}"] = f.numbers
+                lines += [f"    v = e.{attr}",
+                          "    if v is not None:",
+                          f"        r = I{i}.get(v) if type(v) is int else None",
+                          "        if r is None:",
+                          f"            r = V{i}(v)",
+                          "        m |= r"]
+                continue
+            if name in LIST_ATTRS:  # a tuple: remembered whole (see _Field.value)
+                lines += [f"    v = e.{attr}",
+                          "    if v is not None:",
+                          "        try:",
+                          f"            r = M{i}.get(v)",
+                          "        except TypeError:  # an unhashable element",
+                          "            r = None",
+                          "        if r is None:",
+                          f"            r = V{i}(v)",
+                          "        m |= r"]
+                continue
+            lines += [f"    v = e.{attr}",
+                      "    if v is not None:",
+                      f"        r = M{i}.get(v) if type(v) is str else None",
+                      "        if r is None:",
+                      f"            r = V{i}(v)",
+                      "        m |= r"]
+        if extra:
+            lines += ["    x = e.extra", "    if x:"]
+            if len(extra) <= EXTRA_INLINE:
+                for j, f in enumerate(extra):
+                    ns[f"N{j}"], ns[f"XM{j}"], ns[f"XV{j}"] = f.name, f.memo, f.value
+                    lines += [f"        v = x.get(N{j})",
+                              "        if v is not None:",
+                              f"            r = XM{j}.get(v) if type(v) is str else None",
+                              "            if r is None:",
+                              f"                r = XV{j}(v)",
+                              "            m |= r"]
+            else:
+                ns["XF"] = {f.name: (f.memo, f.value) for f in extra}
+                lines += ["        for k, v in x.items():",
+                          "            g = XF.get(k)",
+                          "            if g is not None and v is not None:",
+                          "                r = g[0].get(v) if type(v) is str else None",
+                          "                if r is None:",
+                          "                    r = g[1](v)",
+                          "                m |= r"]
+        source = "\n".join(lines + tail)
+        code = self._code.get(source)  # selectors reading the same fields share code
+        if code is None:
+            exec(compile(source, "<keibi-literal-filter>", "exec"), ns)
+            if len(self._code) >= SELECT_LIMIT:
+                self._code.clear()
+            self._code[source] = ns["f"].__code__
+            return ns["f"]
+        return FunctionType(code, ns, None, (0,))
+
+    def passing(self, event: Any) -> set[int]:
+        """Numbers of the gated rules whose gate holds for ``event``."""
+        m = self.mask(event)
+        return {n for n, c in enumerate(self._clauses) if c and m & c == c}
+
+    def value_mask(self, field: str, value: Any) -> int:
+        """The clauses ``value`` of ``field`` makes hold (0: none, or no such field)."""
+        f = self.fields.get(field)
+        return 0 if f is None or value is None else f.value(value)
+
+    def selector(self, items: Sequence[T], nums: Sequence[int],
+                 known: Collection[str] = ()) -> Callable[..., tuple[T, ...]]:
+        """A function of an event: those of ``items`` (``items[i]`` is rule ``nums[i]``,
+        in that order) it must be tested against: the ungated ones always, a gated one
+        when its gate holds.
+
+        Fields ``known`` are not read: the caller passes their :meth:`value_mask`,
+        ORed, as the second argument ``m`` (as the index does for the fields of its key,
+        the same for every event of a key).
+        """
+        if len(items) != len(nums):
+            raise ValueError("one rule number per item")
+        rules = [(self._clauses[n], item) for n, item in zip(nums, items, strict=True)]
+        gated = 0
+        names: set[str] = set()
+        for n in nums:
+            gated |= self._clauses[n]
+            names |= self._rule_fields[n]
+        memo: dict[int, tuple[T, ...]] = {}
+
+        def build(mask: int) -> tuple[T, ...]:
+            found = tuple(item for c, item in rules if mask & c == c)
+            if len(memo) >= SELECT_LIMIT:
+                memo.clear()
+            memo[mask] = found
+            return found
+
+        always = build(0)
+        ns = {"MASK": gated, "ALWAYS": always, "SEL": memo, "BUILD": build}
+        tail = ["    m &= MASK",
+                "    if not m:",
+                "        return ALWAYS",
+                "    s = SEL.get(m)",
+                "    if s is None:",
+                "        s = BUILD(m)",
+                "    return s"]
+        fn: Callable[..., tuple[T, ...]] = self._generate(sorted(names - set(known)), tail, ns)
+        return fn
+
+
 class Gated(Generic[T]):
-    """One index entry's candidate rules, the gated ones behind a :class:`LiteralFilter`.
+    """Candidate rules, the gated ones behind a :class:`LiteralFilter` of their own.
 
     :meth:`select` returns the rules an event must be tested against, in the order of
     ``items``: the ungated ones always, a gated one when its gate holds.
     """
 
-    __slots__ = ("always", "filter", "items", "order")
+    __slots__ = ("filter", "items", "select")
 
     def __init__(self, items: Sequence[T], gates: Sequence[Gate]) -> None:
         self.items = tuple(items)
         self.filter = LiteralFilter(gates)
-        self.order = sorted(self.filter.ungated)
-        self.always = tuple(self.items[i] for i in self.order)
-
-    def select(self, event: Any) -> tuple[T, ...]:
-        passing = self.filter.passing(event)
-        if not passing:
-            return self.always
-        items = self.items
-        return tuple(items[i] for i in sorted(passing.union(self.order)))
+        self.select: Callable[[Any], tuple[T, ...]] = self.filter.selector(
+            self.items, range(len(self.items)))

@@ -1,28 +1,37 @@
 """Build the IR of a rule (:mod:`keibi.engine.ir`) into a fast Python predicate.
 
-Nodes become nested closures; the children of AND/OR are tried cheapest first. The
-common core of keibi's own rules -- exact, case-insensitive values of scalar
-attribute fields ANDed together (``event.dataset``, ``event.action``, ``event.outcome``,
-``user.name``...) -- is fused into ONE small generated function that reads each field
-once, instead of one closure call per field. The generated source only ever names
-:class:`~keibi.events.model.Event` attributes; values reach it as bound constants,
-never as text.
+:func:`build` generates ONE Python function per rule: each field is read where its test
+needs it, string tests on a text are inlined (``s in S``, ``s.startswith(P)``,
+``L in s``...), AND/OR/NOT become Python's own short-circuit operators, children tried
+cheapest first -- no call per node. Only values that are not text (numbers, lists, IP
+addresses...), keyword searches and field references go through small helper
+functions, with exactly the semantics of :func:`build_closures`. The generated source
+only ever names :class:`~keibi.events.model.Event` attributes and Python operators;
+values, field names and helpers reach it as bound constants, never as text.
+
+:func:`build_closures` is the plain form (one closure per node, the common core of
+keibi's own rules -- exact values of scalar fields ANDed together -- fused into one
+small generated function): the reference the generated predicates are tested against,
+and the fallback for a condition too large to generate.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from keibi.engine.fields import KEYWORD_FIELDS, getter
-from keibi.engine.ir import And, Const, FieldTest, Keyword, Node, Not, Or
+from keibi.engine.ir import SCALAR_FIELDS, And, Const, FieldTest, Keyword, Node, Not, Or
+from keibi.engine.literals import LIST_ATTRS, WEAK_FIELDS
 from keibi.engine.values import (
     BoolTest,
     ExistsTest,
     FieldRefTest,
     NullTest,
     NumTest,
+    RegexTest,
     StrTest,
     as_text,
 )
@@ -35,11 +44,21 @@ class BuildError(Exception):
     """An IR node this builder cannot turn into a predicate (the message says why)."""
 
 
+#: fields the index routes events by: a routed event nearly always passes their tests,
+#: so the other tests of an AND go first (they are the ones that fail)
+ROUTED = frozenset({"event.dataset", "event.category", "event.type", "event.kind",
+                    "event.module", "event.action"})
+
+
 def _cost(node: Node) -> float:
     if isinstance(node, FieldTest):
         t = node.test
         # an attribute is one read; an ``extra`` field a dict lookup
         extra = 0.0 if node.field in FIELD_ATTRS else 0.5
+        if node.field in ROUTED:
+            extra += 0.75
+        elif node.field in WEAK_FIELDS:
+            extra += 3  # most events of its source pass it (auditd record types...)
         if isinstance(t, StrTest):
             return extra + (0 if t.exact_only else (2 if t.patterns else 1))
         if isinstance(t, NullTest | ExistsTest | NumTest | BoolTest):
@@ -116,6 +135,7 @@ def _field_predicate_any(gets: list[Callable[[Event], Any]],
 
 
 _INDEXED = re.compile(r".+\[\d+\]")
+_ELEMENT = re.compile(r"(.+)\[(\d+)\]")
 
 
 def _fusable(node: Node) -> bool:
@@ -207,8 +227,9 @@ def _or(ps: list[Predicate]) -> Predicate:
     return any_of
 
 
-def build(node: Node) -> Predicate:
-    """A predicate for an IR node (children of AND/OR cheapest first)."""
+def build_closures(node: Node) -> Predicate:
+    """A predicate for an IR node, one closure per node (children of AND/OR cheapest
+    first)."""
     if isinstance(node, FieldTest):
         return _field_predicate(node)
     if isinstance(node, Keyword):
@@ -217,12 +238,199 @@ def build(node: Node) -> Predicate:
         value = node.value
         return lambda e: value
     if isinstance(node, Not):
-        inner = build(node.arg)
+        inner = build_closures(node.arg)
         return lambda e: not inner(e)
     args = sorted(node.args, key=_cost)
     if isinstance(node, Or):
-        return _or([build(a) for a in args])
+        return _or([build_closures(a) for a in args])
     exact = [a for a in args if isinstance(a, FieldTest) and _fusable(a)]
     rest = [a for a in args if not _fusable(a)]
-    ps = [_fused_exact(exact)] if len(exact) > 1 else [build(a) for a in exact]
-    return _and(ps + [build(a) for a in rest])
+    ps = [_fused_exact(exact)] if len(exact) > 1 else [build_closures(a) for a in exact]
+    return _and(ps + [build_closures(a) for a in rest])
+
+
+# -- generated predicates ---------------------------------------------------------------
+
+#: at most this many substrings are tested inline (``L in s or ...``); more: a helper loop
+INLINE_CONTAINS = 6
+_EMPTY: dict[str, Any] = {}
+
+
+def _any_in(literals: tuple[str, ...], s: str) -> bool:
+    for lit in literals:  # noqa: SIM110 (a loop: faster than any() over a generator)
+        if lit in s:
+            return True
+    return False
+
+
+def _values_check(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """``check`` over a field value that is not None: any element of a list."""
+    def values(v: Any) -> bool:
+        if type(v) is tuple or type(v) is list:
+            for x in v:  # noqa: SIM110
+                if check(x):
+                    return True
+            return False
+        return check(v)
+
+    return values
+
+
+class _Source:
+    """The source of one generated predicate and the constants it is bound to."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, Any] = {"as_text": as_text, "TL": (tuple, list)}
+        self.n = 0
+        self.extra = False
+        self.helpers: list[str] = []  # source of helper functions
+
+    def const(self, value: Any) -> str:
+        self.n += 1
+        name = f"K{self.n}"
+        self.ns[name] = value
+        return name
+
+    def var(self) -> str:
+        self.n += 1
+        return f"v{self.n}"
+
+    def read(self, field: str) -> str:
+        """An expression reading ``field`` of event ``e`` (None when absent)."""
+        m = _ELEMENT.fullmatch(field)
+        if m is not None:  # element N of a list field (as :func:`getter`)
+            w, n = self.var(), int(m.group(2))
+            return (f"({w}[{n}] if isinstance({w} := {self.read(m.group(1))}, TL) "
+                    f"and len({w}) > {n} else None)")
+        attr = FIELD_ATTRS.get(field)
+        if attr is not None:
+            assert attr.isidentifier()
+            return f"e.{attr}"
+        self.extra = True
+        return f"x.get({self.const(field)})"
+
+    def text_test(self, test: StrTest, v: str) -> str:
+        """An expression: str ``v`` passes ``test``."""
+        parts: list[str] = []  # each with {s}: the text compared
+        if test.exact:
+            if len(test.exact) == 1:
+                (value,) = test.exact
+                parts.append(f"{{s}} == {self.const(value)}")
+            else:
+                parts.append(f"{{s}} in {self.const(test.exact)}")
+        if test.prefixes:
+            parts.append(f"{{s}}.startswith({self.const(test.prefixes)})")
+        if test.suffixes:
+            parts.append(f"{{s}}.endswith({self.const(test.suffixes)})")
+        if len(test.contains) <= INLINE_CONTAINS:
+            parts += [f"{self.const(lit)} in {{s}}" for lit in test.contains]
+        else:
+            parts.append(f"{self.const(_any_in)}({self.const(test.contains)}, {{s}})")
+        regex = test.pattern_checker()
+        if regex is not None:
+            parts.append(f"{self.const(regex)}({{s}})")
+        if not parts:
+            return "False"
+        if test.cased:
+            texts = [v] * len(parts)
+        elif len(parts) == 1:
+            texts = [f"{v}.lower()"]
+        else:  # lower-cased once
+            s = self.var()
+            texts = [f"({s} := {v}.lower())"] + [s] * (len(parts) - 1)
+        return "(" + " or ".join(p.format(s=t) for p, t in zip(parts, texts, strict=True)) + ")"
+
+    def helper(self, text: Callable[[str], str]) -> str:
+        """A generated function of a value that is not None: ``text`` holds for its
+        text, or for the text of one of its elements (a list)."""
+        self.n += 1
+        name = f"H{self.n}"
+        self.helpers += [
+            f"def {name}(v):",
+            "    for t in (v if type(v) is tuple or type(v) is list else (v,)):",
+            "        if type(t) is not str:",
+            "            t = as_text(t)",
+            f"        if {text('t')}:",
+            "            return True",
+            "    return False",
+        ]
+        return name
+
+    def leaf(self, read: str, test: Any, per_element: bool = True,
+             list_field: bool = False, lists: bool = True) -> str:
+        """An expression: the value ``read`` gives passes ``test`` (as
+        :func:`_field_predicate`; ``per_element``: a list passes when one of its elements
+        does, else it is tested as a whole; ``list_field``: the value is most often a
+        tuple; ``lists``: it may well be a list)."""
+        v = self.var()
+        text: Callable[[str], str]
+        if isinstance(test, StrTest):
+            text = partial(self.text_test, test)
+        elif isinstance(test, RegexTest):
+            search = self.const(re.compile(test.pattern, test.flags).search)
+            text = f"({search}({{}}) is not None)".format
+        else:
+            check = test.checker()
+            other = self.const(_values_check(check) if per_element else check)
+            return f"(({v} := {read}) is not None and {other}({v}))"
+        # a list: element by element, or as a whole; a generated loop where lists are
+        # common (list and ``extra`` fields), else the checker's own
+        if not per_element:
+            other = self.const(test.checker())
+        elif lists:
+            other = self.helper(text)
+        else:
+            other = self.const(_values_check(test.checker()))
+        rest = f"({v} is not None and {other}({v}))"
+        if list_field:  # most often one text (event.category, event.type): inline too
+            w = self.var()
+            rest = (f"({text(w)} if type({v}) is tuple and len({v}) == 1 "
+                    f"and type({w} := {v}[0]) is str else {rest})")
+        return f"({text(v)} if type({v} := {read}) is str else {rest})"
+
+    def expr(self, node: Node) -> str:
+        if isinstance(node, FieldTest):
+            t = node.test
+            if isinstance(t, NullTest):
+                v = self.var()
+                return f"(({v} := {self.read(node.field)}) is None or {v} == () or {v} == [])"
+            if isinstance(t, ExistsTest):
+                v = self.var()
+                exists = f"({v} := {self.read(node.field)}) is not None and {v} != () and {v} != []"
+                return f"({exists})" if t.exists else f"(not ({exists}))"
+            if isinstance(t, FieldRefTest):
+                return f"{self.const(_field_predicate(node))}(e)"
+            return self.leaf(self.read(node.field), t, list_field=node.field in LIST_ATTRS,
+                             lists=node.field not in SCALAR_FIELDS)
+        if isinstance(node, Keyword):
+            _keyword_predicate(node)  # the same checks (raises BuildError)
+            # a keyword field's value is tested whole, never element by element
+            return "(" + " or ".join(self.leaf(self.read(f), node.test, per_element=False)
+                                     for f in KEYWORD_FIELDS) + ")"
+        if isinstance(node, Const):
+            return "True" if node.value else "False"
+        if isinstance(node, Not):
+            return f"(not {self.expr(node.arg)})"
+        op = " and " if isinstance(node, And) else " or "
+        return "(" + op.join(self.expr(a) for a in sorted(node.args, key=_cost)) + ")"
+
+    def source(self, node: Node) -> str:
+        body = self.expr(node)
+        lines = [*self.helpers, "def predicate(e):"]
+        if self.extra:
+            lines.append(f"    x = e.extra or {self.const(_EMPTY)}")
+        lines.append(f"    return {body}")
+        return "\n".join(lines)
+
+    def function(self, node: Node) -> Predicate:
+        exec(compile(self.source(node), "<keibi-predicate>", "exec"), self.ns)
+        fn: Predicate = self.ns["predicate"]
+        return fn
+
+
+def build(node: Node) -> Predicate:
+    """A predicate for an IR node: one generated function (see the module doc)."""
+    try:
+        return _Source().function(node)
+    except (RecursionError, MemoryError, SyntaxError, ValueError):
+        return build_closures(node)  # too deep or too large to generate

@@ -74,19 +74,27 @@ class StrTest:
                        self.suffixes + other.suffixes, self.contains + other.contains,
                        self.patterns + other.patterns, self.cased)
 
-    def checker(self) -> Checker:
-        exact, prefixes, suffixes = self.exact, self.prefixes, self.suffixes
-        contains = self.contains
+    def pattern_checker(self) -> Callable[[str], bool] | None:
+        """Whether a text, lower-cased unless cased, matches one of the wildcard
+        patterns (None: there are none)."""
         # both sides are lower-cased unless cased: the regexes need no IGNORECASE
         forms = [wildcard_form(p) for p in self.patterns]
         searches = tuple((lit, re.compile(rx, re.DOTALL).search) for rx, lit in forms)
-        regex: Checker | None = None
-        if searches:
-            def regex(s: str) -> bool:
-                for lit, search in searches:  # noqa: SIM110 (a loop: faster than any())
-                    if lit in s and search(s) is not None:  # the literal first: cheap
-                        return True
-                return False
+        if not searches:
+            return None
+
+        def regex(s: str) -> bool:
+            for lit, search in searches:  # noqa: SIM110 (a loop: faster than any())
+                if lit in s and search(s) is not None:  # the literal first: cheap
+                    return True
+            return False
+
+        return regex
+
+    def checker(self) -> Checker:
+        exact, prefixes, suffixes = self.exact, self.prefixes, self.suffixes
+        contains = self.contains
+        regex = self.pattern_checker()
         lower = not self.cased
         if self.exact_only:
             if lower:
