@@ -1,9 +1,10 @@
 """Offline detection with parser worker processes gives what one process gives.
 
 A generated auth log (brute forces, takeovers, sprays, noise) is read once in this
-process and once by two workers over small chunks, plain and gzipped; the engine must
-print the same alerts, byte for byte and in the same order, and the reader must count
-the same lines and events.
+process and once by two workers over small chunks, plain and gzipped, both sifted for the
+engine (keibi.offline_sift), and once more with every event given to the engine; the
+engine must print the same alerts, byte for byte and in the same order, and the reader
+must count the same lines and events.
 """
 
 from __future__ import annotations
@@ -50,12 +51,13 @@ def _run(engine: Engine, batches: list[Batch]) -> list[bytes]:
     return out + [dumps(a) for a in engine.drain_closed()]
 
 
-def _hunt(paths: list[str], jobs: int, source: str | None = None
+def _hunt(paths: list[str], jobs: int, source: str | None = None, *, sift: bool = True
           ) -> tuple[list[bytes], ReadReport]:
+    """The alerts and report of a hunt; ``sift=False``: the engine is given every event."""
     engine = build_engine(load_config(None), updates=False)
     report = ReadReport()
-    batches = list(read_batches(paths, report=report, prefilter=engine.prefilter(),
-                                jobs=jobs, min_pool_bytes=0, forced_type=source))
+    batches = list(read_batches(paths, report=report, min_pool_bytes=0, forced_type=source,
+                                prefilter=engine.prefilter() if sift else None, jobs=jobs))
     if jobs > 1:
         assert any(b.ticks is not None for b in batches)  # the workers did read it
     return _run(engine, batches), report
@@ -73,10 +75,12 @@ def test_workers_give_the_same_alerts(authlog: Path, tmp_path: Path, compressed:
         path.write_bytes(gzip.compress(authlog.read_bytes()))
         os.utime(path, (1_798_000_000, 1_798_000_000))
     single, rep1 = _hunt([str(path)], 1, source)
-    pooled, rep2 = _hunt([str(path)], 2, source)
+    pooled, rep2 = _hunt([str(path)], 3, source)  # two workers
+    every, rep0 = _hunt([str(path)], 1, source, sift=False)
     assert len(single) > 50
-    assert pooled == single
+    assert pooled == single == every
     assert (rep2.events, rep2.line_stats) == (rep1.events, rep1.line_stats)
+    assert (rep0.events, rep0.line_stats) == (rep1.events, rep1.line_stats)
     assert rep1.line_stats.decode_errors == 1 and not rep1.skipped and not rep2.skipped
 
 
@@ -107,7 +111,9 @@ def test_a_rotated_set_reads_alike(authlog: Path, tmp_path: Path,
         os.utime(tmp_path / name, (1_797_000_000 + i * 900_000,) * 2)
     single, rep1 = _hunt([str(tmp_path)], 1)
     pooled, rep2 = _hunt([str(tmp_path)], 2)
-    assert len(single) > 50 and pooled == single
+    every, rep0 = _hunt([str(tmp_path)], 1, sift=False)
+    assert len(single) > 50 and pooled == single == every
+    assert (rep0.events, rep0.line_stats) == (rep1.events, rep1.line_stats)
     assert (rep2.events, rep2.line_stats, rep2.files) == (rep1.events, rep1.line_stats,
                                                           rep1.files)
 

@@ -48,8 +48,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="exit 1 when an alert at or above SEV is found")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     p.add_argument("--jobs", "-j", type=_jobs_arg, metavar="N",
-                   help="processes for parsing a large input (default: the CPUs available;"
-                        " 1: parse in this process)")
+                   help="processes for a large input: this one detecting, N-1 parsing"
+                        " (default: the CPUs available; 1: parse in this process)")
     p.add_argument("--no-suppress", action="store_true",
                    help="ignore the suppressions of the data dir's store (keibi suppress)")
     p.add_argument("--data-dir", metavar="DIR",
