@@ -355,3 +355,57 @@ def test_the_inline_sliding_count_path_equals_the_generic_one(
     generic = trace()
     assert inline == generic
     assert {row[1] for row in inline[1]} >= {BRUTE, SPRAY}
+
+
+def _takeover_stream(seed: int) -> list[Event]:
+    """Brute forces, logins and privileged actions (sudo in the auth log, audited writes
+    by the login user) by a few accounts, close enough in time to chain and to overlap."""
+    rng = random.Random(seed)
+    users = ["deploy", "alice", "bob"]
+    events: list[Event] = []
+    t = 0.0
+    for _ in range(700):
+        t += rng.uniform(0, 40)
+        ip = f"203.0.113.{rng.randint(1, 3)}"
+        user = rng.choice(users)
+        r = rng.random()
+        if r < 0.6:
+            events.append(login(t, ip=ip, user=user))
+        elif r < 0.7:
+            events.append(login(t, ip=ip, user=user, outcome="success"))
+        elif r < 0.9:
+            events.append(Event(timestamp=T0 + t, dataset="keibi.auth", action="sudo-command",
+                                outcome="success", user_name=user, user_target_name="root",
+                                host_name="web01", process_command_line="/usr/bin/id"))
+        else:
+            events.append(Event(timestamp=T0 + t, dataset="keibi.audit", action="file-written",
+                                category=("file",), type=("change",), host_name="web01",
+                                file_path=f"/home/{user}/.ssh/authorized_keys",
+                                user_name="root", extra={"user.audit.name": user}))
+    return events
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_union_temporal_path_equals_the_generic_one(
+        builtins: list[LoadedRule], seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``temporal`` correlation needing 1 step (post_login_privileged_action: sudo or an
+    audited write, under one user name) fires without keeping group state; the generic
+    path that keeps it must give exactly the same updates and alerts."""
+    from keibi.engine.temporal import TemporalCorrelator
+
+    events = _takeover_stream(seed)
+
+    def trace() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], object]:
+        engine = Engine(builtins)
+        updates = [(u.alert.alert_id, u.alert.alert_count, u.alert.start, u.alert.end,
+                    u.alert.message, u.new, [e.timestamp for e in u.alert.alert_evidence or ()])
+                   for e in events for u in engine.process(e)]
+        engine.finish()
+        return updates, _summary(engine), engine.stats()["matches"]
+
+    union = trace()
+    assert "Account Takeover Chain (Brute Force, Login, Then Privileged Or Persistent Action)" \
+        in {row[1] for row in union[1]}
+    monkeypatch.setattr(TemporalCorrelator, "_feed_union",
+                        lambda self, ref, match: self._feed_steps([ref], match))
+    assert union == trace()

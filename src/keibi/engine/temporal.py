@@ -140,6 +140,11 @@ class TemporalCorrelator(Correlator):
         return None
 
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
+        if self.need == 1 and not self.ordered and len(refs) == 1:
+            return self._feed_union(refs[0], match)
+        return self._feed_steps(refs, match)
+
+    def _feed_steps(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
         out: list[Match] = []
         # later steps first, so one match never completes two steps of one chain
         for i in (refs if len(refs) == 1 else sorted(refs, reverse=True)):
@@ -150,6 +155,20 @@ class TemporalCorrelator(Correlator):
             if m is not None:
                 out.append(m)
         return out or NO_MATCHES
+
+    def _feed_union(self, ref: int, match: Match) -> Sequence[Match]:
+        """``temporal`` with at least 1 step (a union of rules under one group name, as
+        aliases give): every match fires alone, as :meth:`_feed_unordered` would fire it.
+        There, each firing resets every step's units, start and evidence, so no step
+        ever brings context to the next one and the group state changes nothing: none is
+        kept."""
+        key = self.key(ref, match)
+        if key is None:
+            return NO_MATCHES
+        events = match.events
+        return (Match(self.id, match.time, match.start, match.count,
+                      tuple(events[-EVIDENCE_KEEP:]) if len(events) > EVIDENCE_KEEP
+                      else events, self.group_values(key)),)
 
     def expire(self, horizon: float) -> Sequence[Match]:
         groups, cutoff = self.groups, horizon - self.span
