@@ -10,7 +10,9 @@ then how exact each one's brute-force verdicts are against the generator's own t
 
 Every tool runs as a child process on Debian's /usr/bin/python3 (what an admin runs);
 peak RSS is the child's ru_maxrss from wait4 (the largest process of its tree: keibi hunt
-parses a large file in worker processes), "all procs" the sum of each process's peak.
+parses a large file in worker processes), "all procs" the sum of each process's peak, and
+"peak PSS" the largest sum of the tree's proportional set sizes seen (shared pages counted
+once: the memory the tool held at once), sampled every 20 ms.
 """
 
 from __future__ import annotations
@@ -34,15 +36,26 @@ PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executabl
 F2B_FILTER = "/etc/fail2ban/filter.d/sshd.conf"
 
 
-def _hwm_mb(pid: int) -> float:
+def _proc_mb(path: str, name: str) -> float:
+    """The ``name:`` figure (kB) of a /proc file, in MB (0 when the process is gone)."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(name):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
     return 0.0
+
+
+def _hwm_mb(pid: int) -> float:
+    return _proc_mb(f"/proc/{pid}/status", "VmHWM:")
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional set size: pages shared with other processes (the interpreter, the
+    libraries) counted in shares, so a tree's sum is what it holds at once."""
+    return _proc_mb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def _children(pid: int) -> list[int]:
@@ -53,21 +66,28 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def run_measured(argv: list[str], stdout_path: Path) -> tuple[float, float, float, int]:
+def run_measured(argv: list[str], stdout_path: Path
+                 ) -> tuple[float, float, float, float, int]:
     """(wall seconds, peak RSS in MB, sum of the peak RSS of it and its child processes
     in MB, exit status) of one child process. The peak is ru_maxrss from wait4 (the
     largest of the process tree); the sum comes from sampling /proc every 20 ms (each
-    process's own peak, added up: an upper bound of what they held at once)."""
+    process's own peak, added up: an upper bound of what they held at once), then the
+    peak of the tree's summed PSS (shared pages in shares: what it held at once), sampled
+    every 20 ms."""
     peaks: dict[int, float] = {}
+    pss_peak = [0.0]
     done = threading.Event()
 
     def sample(root: int) -> None:
         while not done.is_set():
             todo = [root]
+            pss = 0.0
             while todo:
                 pid = todo.pop()
                 peaks[pid] = max(peaks.get(pid, 0.0), _hwm_mb(pid))
+                pss += _pss_mb(pid)
                 todo += _children(pid)
+            pss_peak[0] = max(pss_peak[0], pss)
             done.wait(0.02)
 
     with stdout_path.open("wb") as out:
@@ -85,7 +105,7 @@ def run_measured(argv: list[str], stdout_path: Path) -> tuple[float, float, floa
     if proc.returncode not in (0, 1):
         print(f"  {argv[0]} exited {proc.returncode}: {err[-2000:]}", file=sys.stderr)
     peak = usage.ru_maxrss / 1024.0
-    return wall, peak, max(peak, sum(peaks.values())), proc.returncode
+    return wall, peak, max(peak, sum(peaks.values())), pss_peak[0], proc.returncode
 
 
 def flagged_by_window(rows: dict[str, list[float]], more_than: int, window: float) -> set[str]:
@@ -125,8 +145,9 @@ def main() -> None:
     # 1. the floor: a bare loop reading lines
     floor_code = ("import sys\nn=0\nwith open(sys.argv[1],'rb') as f:\n for line in f: n+=1\n"
                   "print(n)")
-    wall, rss, rss_sum, _ = run_measured([PY, "-c", floor_code, str(log)], OUT / "floor.out")
-    rows.append(("bare Python line loop (floor)", wall, rss, rss_sum))
+    wall, rss, rss_sum, pss, _ = run_measured([PY, "-c", floor_code, str(log)],
+                                              OUT / "floor.out")
+    rows.append(("bare Python line loop (floor)", wall, rss, rss_sum, pss))
 
     # 2. keibi hunt, full detection
     keibi = [PY, "-c", "import sys; from keibi.cli.main import main; sys.exit(main())"]
@@ -134,8 +155,9 @@ def main() -> None:
     if env_py.exists():
         keibi[0] = str(env_py)
     hunt_out = OUT / "hunt.jsonl"
-    wall, rss, rss_sum, _ = run_measured([*keibi, "hunt", "--json", "-q", str(log)], hunt_out)
-    rows.append(("keibi hunt (full detection)", wall, rss, rss_sum))
+    wall, rss, rss_sum, pss, _ = run_measured([*keibi, "hunt", "--json", "-q", str(log)],
+                                              hunt_out)
+    rows.append(("keibi hunt (full detection)", wall, rss, rss_sum, pss))
     keibi_wall = wall
     alerts = [json.loads(x) for x in hunt_out.read_text().splitlines() if x.strip()]
     by_rule: dict[str, set[str]] = {}
@@ -153,9 +175,9 @@ def main() -> None:
     f2b_default: set[str] = set()
     f2b_wall = None
     if not a.skip_fail2ban and shutil.which("fail2ban-regex"):
-        wall, rss, rss_sum, _ = run_measured(["fail2ban-regex", str(log), F2B_FILTER],
-                                             OUT / "f2b.out")
-        rows.append(("fail2ban-regex sshd.conf", wall, rss, rss_sum))
+        wall, rss, rss_sum, pss, _ = run_measured(["fail2ban-regex", str(log), F2B_FILTER],
+                                                  OUT / "f2b.out")
+        rows.append(("fail2ban-regex sshd.conf", wall, rss, rss_sum, pss))
         f2b_wall = wall
         # the same run again, printing each failure it counts (ip, time) for exactness
         subprocess.run(["fail2ban-regex", "-o", "row", str(log), F2B_FILTER],
@@ -174,9 +196,11 @@ def main() -> None:
         f2b_default = flagged_by_window(per_ip, 4, 600.0)  # jail default: maxretry=5
 
     print()
-    print(f"{'tool':<34} {'seconds':>8} {'lines/s':>11} {'peak RSS MB':>12} {'all procs MB':>13}")
-    for name, wall, rss, rss_sum in rows:
-        print(f"{name:<34} {wall:>8.2f} {n_lines / wall:>11,.0f} {rss:>12.1f} {rss_sum:>13.1f}")
+    print(f"{'tool':<34} {'seconds':>8} {'lines/s':>11} {'peak RSS MB':>12} {'all procs MB':>13}"
+          f" {'peak PSS MB':>12}")
+    for name, wall, rss, rss_sum, pss in rows:
+        print(f"{name:<34} {wall:>8.2f} {n_lines / wall:>11,.0f} {rss:>12.1f} {rss_sum:>13.1f}"
+              f" {pss:>12.1f}")
     if f2b_wall:
         print(f"\nkeibi hunt is {f2b_wall / keibi_wall:.1f}x faster than fail2ban-regex")
 
