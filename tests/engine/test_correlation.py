@@ -351,7 +351,7 @@ def test_the_inline_sliding_count_path_equals_the_generic_one(
 
     inline = trace()
     monkeypatch.setattr(CountCorrelator, "_feed_sliding",
-                        lambda self, ref, get1, match: self._feed([ref], match))
+                        lambda self, ref, get1, match, fires_at: self._feed([ref], match))
     generic = trace()
     assert inline == generic
     assert {row[1] for row in inline[1]} >= {BRUTE, SPRAY}

@@ -145,10 +145,11 @@ class CountCorrelator(Correlator):
         if len(refs) == 1 and self._fires_at is not None and match.group is None:
             get1 = self._single[refs[0]]
             if get1 is not None and match.events:
-                return self._feed_sliding(refs[0], get1, match)
+                return self._feed_sliding(refs[0], get1, match, self._fires_at)
         return self._feed(refs, match)
 
-    def _feed_sliding(self, ref: int, get1: Any, match: Match) -> Sequence[Match]:
+    def _feed_sliding(self, ref: int, get1: Any, match: Match, fires_at: int
+                      ) -> Sequence[Match]:
         """:meth:`_feed` for the common case, inline: one reference, a sliding window,
         the group from one field of a single-event match."""
         events = match.events
@@ -157,10 +158,14 @@ class CountCorrelator(Correlator):
             return NO_MATCHES
         key = (v,) if type(v) is str else (hashable(v),)
         value = None
-        if self.distinct:
-            value = self._value(ref, match)
+        if self.distinct:  # _value, inline (a single-event match has no group)
+            get = self._value_getters[ref]
+            assert get is not None
+            value = get(events[-1])
             if value is None:
                 return NO_MATCHES
+            if type(value) is not str:
+                value = hashable(value)
         g = self.groups.get(key)
         t = time = match.time
         if g is None:
@@ -178,6 +183,19 @@ class CountCorrelator(Correlator):
         values = g.values
         if values is not None:
             values[value] = values.get(value, 0) + 1
+        if entries[lo][0] <= t - self.span:
+            self._slide(g, t - self.span)
+        measure = len(values) if values is not None else len(entries) - g.lo
+        fires = measure >= fires_at
+        if fires and g.reported == since and since > g.expired:
+            # only this match is new (the common case while an attack goes on): what
+            # _emit gives, inline; the tail holds nothing unreported (every firing
+            # empties it), and this match's events are reported at once
+            if g.tail:
+                g.tail.clear()
+            g.reported = total
+            return (Match(self.id, time, t, count, events[-EVIDENCE_KEEP:], g.group,
+                          len(values) if values is not None else None, (), g.group_key),)
         tail = g.tail
         if len(events) == 1:
             tail.append((total, events[0]))
@@ -186,19 +204,9 @@ class CountCorrelator(Correlator):
                 tail.append((total, e))
         if len(tail) > 2 * EVIDENCE_KEEP:
             del tail[:-EVIDENCE_KEEP]
-        if entries[lo][0] <= t - self.span:
-            self._slide(g, t - self.span)
-        measure = len(values) if values is not None else len(entries) - g.lo
-        assert self._fires_at is not None
-        if measure < self._fires_at:
+        if not fires:
             return NO_MATCHES
-        if g.reported != since or since <= g.expired:
-            return (self._emit(key, g, time),)
-        # only this match is new (the common case while an attack goes on): _emit inline
-        tail.clear()
-        g.reported = total
-        return (Match(self.id, time, t, count, events[-EVIDENCE_KEEP:], g.group,
-                      len(values) if values is not None else None, (), g.group_key),)
+        return (self._emit(key, g, time),)
 
     def _feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
         out: list[Match] | None = None

@@ -270,8 +270,9 @@ class Engine:
     def _housekeep(self, horizon: float, out: list[AlertUpdate]) -> None:
         self._next_hk = horizon + self.housekeeping
         for corr in self._correlators.values():
-            for m in corr.expire(horizon):
-                self._matched(self._nodes[corr.id], m, out)
+            if corr.groups:  # expiring no state gives nothing, whatever the kind
+                for m in corr.expire(horizon):
+                    self._matched(self._nodes[corr.id], m, out)
         self._grouper.expire(horizon)
 
     def advance(self, now: float | None = None) -> list[AlertUpdate]:
