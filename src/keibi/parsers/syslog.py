@@ -28,6 +28,7 @@ MONTHS = {
 _CLASSIC = re.compile(
     r"([A-Z][a-z]{2}) ([ 0-3]?\d) (\d\d):(\d\d):(\d\d)(\.\d{1,6})? (\S+) (.*)", re.S
 )
+_HOST = re.compile(r"\S+")
 _ISO = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? (\S+) (.*)",
     re.S,
@@ -143,7 +144,7 @@ _MINUTE = re.compile(r"([A-Z][a-z]{2}) ([ 0-3]\d) (\d\d):(\d\d)")
 # "Mmm dd hh:mm:ss host prog[pid]: ": the minute (cached), the second, host, tag
 _CLASSIC_HOST_TAG = re.compile(
     r"([A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d):([0-5]\d) "
-    r"([^ ]+) ([^\s\[\]:]{1,64})(?:\[([0-9]{1,10})\])?: ?"
+    r"(\S+) ([^\s\[\]:]{1,64})(?:\[([0-9]{1,10})\])?: ?"
 )
 _ISO_MINUTE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)([+-])(\d\d):(\d\d)")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -304,7 +305,7 @@ def _split_header_slow(line: str, ctx: LineContext) -> Header | None:
     cached = ctx.time_cache.get(key)
     if cached is not None and line[15:16] == " ":
         sp = line.find(" ", 16)
-        if sp > 16:
+        if sp > 16 and _HOST.fullmatch(line, 16, sp):  # the host as _CLASSIC reads it
             return _split_tag(line[16:sp], cached, line[sp + 1 :])
     mc = _CLASSIC.match(line)
     if mc is None:
