@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import attrgetter
+from typing import TypeVar
 
 from keibi.engine.index import Prefilter
 from keibi.events.model import Event
@@ -33,8 +34,11 @@ from keibi.offline_pool import (
 from keibi.offline_sift import Sifted, Sifter
 from keibi.parsers.context import LineContext
 from keibi.parsers.registry import base_name, guess_type, skip_reason, source_type
+from keibi.parsers.stream import StreamParser
 from keibi.sources.files import expand_inputs, iter_batches, iter_lines
-from keibi.sources.lines import LineStats
+from keibi.sources.lines import LineStats, RawLine
+
+T = TypeVar("T")
 
 
 class InputError(Exception):
@@ -97,13 +101,18 @@ def plan_inputs(
     return list(sets.values())
 
 
-def _set_batches(
+def _set_reads(
     s: _Set,
     report: ReadReport,
     max_line_bytes: int,
     on_bytes: Callable[[int], None] | None,
-) -> Iterator[list[Event]]:
-    """The events of one rotated set, members oldest first, a list per read."""
+    read: Callable[[StreamParser, LineContext, list[RawLine]], T],
+    flush: Callable[[StreamParser], T],
+) -> Iterator[T]:
+    """``read(parser, ctx, lines)`` for each read of a rotated set's members (oldest
+    first), then ``flush(parser)`` at the end of each member; a member that cannot be
+    opened is skipped and one that breaks off (a truncated .gz) keeps what was read, both
+    said in ``report``; progress goes to ``on_bytes``."""
     st = source_type(s.stype)
     for path in s.paths:
         parser = st.make_parser()
@@ -113,24 +122,40 @@ def _set_batches(
             report.skipped.append((path, str(exc)))
             continue
         ctx = LineContext(path=path, ref_time=mtime, dataset=st.dataset)
-        feed = parser.feed
         last = 0
         try:
             for lines in iter_batches(path, report.line_stats, max_line_bytes):
-                out: list[Event] = []
-                for raw in lines:
-                    out += feed(raw.text, raw.offset, ctx)
-                yield out
+                yield read(parser, ctx, lines)
                 if on_bytes is not None and lines[-1].offset - last > 1 << 20:
                     on_bytes(lines[-1].offset - last)
                     last = lines[-1].offset
         except (OSError, EOFError, ValueError) as exc:
             # A truncated .gz or unreadable file: keep what was read, say so, go on.
             report.skipped.append((path, f"read error after {last} bytes: {exc}"))
-        yield parser.flush()
+        yield flush(parser)
         if on_bytes is not None:
             with contextlib.suppress(OSError):
                 on_bytes(max(0, os.path.getsize(path) - last))
+
+
+def _set_batches(
+    s: _Set,
+    report: ReadReport,
+    max_line_bytes: int,
+    on_bytes: Callable[[int], None] | None,
+) -> Iterator[list[Event]]:
+    """The events of one rotated set, members oldest first, a list per read."""
+    def read(parser: StreamParser, ctx: LineContext, lines: list[RawLine]) -> list[Event]:
+        feed = parser.feed
+        out: list[Event] = []
+        for raw in lines:
+            out += feed(raw.text, raw.offset, ctx)
+        return out
+
+    def flush(parser: StreamParser) -> list[Event]:
+        return parser.flush()
+
+    return _set_reads(s, report, max_line_bytes, on_bytes, read, flush)
 
 
 def _set_events(
@@ -223,38 +248,27 @@ def _sifted(s: _Set, report: ReadReport, max_line_bytes: int,
     """:func:`_set_batches` as the parse workers sift it (:mod:`keibi.offline_sift`), in
     this process: a batch per read, of the events the prefilter wants and the ticks."""
     sifter = Sifter(prefilter)
-    st = source_type(s.stype)
-    high = -float("inf")
-    for path in s.paths:
-        parser = st.make_parser()
-        try:
-            mtime = os.stat(path).st_mtime
-        except OSError as exc:
-            report.skipped.append((path, str(exc)))
-            continue
-        ctx = LineContext(path=path, ref_time=mtime, dataset=st.dataset)
-        last = 0
-        out = Sifted(high=high)
-        try:
-            for lines in iter_batches(path, report.line_stats, max_line_bytes):
-                out = Sifted(high=out.high)
-                sifter.sift([raw.offset for raw in lines], [raw.text for raw in lines],
-                            ctx, parser, out)
-                report.events += out.events
-                yield Batch(out.kept, out.ticks, out.cuts)
-                if on_bytes is not None and lines[-1].offset - last > 1 << 20:
-                    on_bytes(lines[-1].offset - last)
-                    last = lines[-1].offset
-        except (OSError, EOFError, ValueError) as exc:
-            report.skipped.append((path, f"read error after {last} bytes: {exc}"))
-        out = Sifted(high=out.high)
-        sifter.events(parser.flush(), out)
+    latest = Sifted()  # the latest time seen carries over reads and members
+
+    def batch(out: Sifted) -> Batch:
+        nonlocal latest
+        latest = out
         report.events += out.events
-        high = out.high
-        yield Batch(out.kept, out.ticks, out.cuts)
-        if on_bytes is not None:
-            with contextlib.suppress(OSError):
-                on_bytes(max(0, os.path.getsize(path) - last))
+        return Batch(out.kept, out.ticks, out.cuts)
+
+    def read(parser: StreamParser, ctx: LineContext, lines: list[RawLine]) -> Batch:
+        nonlocal latest
+        latest = out = Sifted(high=latest.high)
+        sifter.sift([raw.offset for raw in lines], [raw.text for raw in lines],
+                    ctx, parser, out)
+        return batch(out)
+
+    def flush(parser: StreamParser) -> Batch:
+        out = Sifted(high=latest.high)
+        sifter.events(parser.flush(), out)
+        return batch(out)
+
+    return _set_reads(s, report, max_line_bytes, on_bytes, read, flush)
 
 
 def _pooled(s: _Set, rep: ReadReport, max_line_bytes: int,

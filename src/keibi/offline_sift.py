@@ -57,10 +57,8 @@ class Sifter:
         if not isinstance(parser, LineStream):
             for offset, text in zip(offsets, texts, strict=True):
                 self.events(parser.feed(text, offset, ctx), out)
-        elif parser.screen is not None and self._verdicts is not None:
-            self._screened(offsets, texts, ctx, parser.parse, parser.screen, out)
         else:
-            self._parsed(offsets, texts, ctx, parser.parse, out)
+            self._lines(offsets, texts, ctx, parser.parse, parser.screen, out)
 
     def events(self, events: list[Event], out: Sifted) -> None:
         """Sift ``events`` (of one line, or a parser's flush) into ``out``."""
@@ -79,9 +77,16 @@ class Sifter:
         out.events += len(events)
         out.high = high
 
-    def _parsed(self, offsets: list[int], texts: list[str], ctx: LineContext,
-                parse: LineParser, out: Sifted) -> None:
-        """Every line parsed, each event kept or timed: :meth:`events`, inline."""
+    def _lines(self, offsets: list[int], texts: list[str], ctx: LineContext,
+               parse: LineParser, screen: Screen | None, out: Sifted) -> None:
+        """Every line parsed, each event kept or timed (:meth:`events`, inline); with a
+        ``screen``, a line whose one event no rule can use, as the screen tells, is only
+        counted and timed."""
+        verdicts = self._verdicts if screen is not None else None
+        if screen is not None and verdicts is not None:
+            scan, resume = screen.screen, screen.resume
+            wanted_of, verdict_memo = verdicts.wanted, verdicts.memo
+        screening = verdicts is not None
         prefilter = self.prefilter
         wants, key_of, memo = prefilter.wants, prefilter.key, prefilter.memo
         kept, ticks, cuts = out.kept, out.ticks, out.cuts
@@ -89,40 +94,7 @@ class Sifter:
         high = out.high
         n = 0
         for offset, text in zip(offsets, texts, strict=True):
-            events = parse(text, offset, ctx)
-            n += len(events)
-            for ev in events:
-                ts = ev.timestamp
-                wanted = memo.get(key_of(ev))  # wants(), inline
-                if wanted is None:
-                    wanted = wants(ev)
-                if wanted:
-                    cut(len(ticks))
-                    keep(ev)
-                    if ts > high:
-                        high = ts
-                elif ts > high:
-                    high = ts
-                    tick(ts)
-        out.events += n
-        out.high = high
-
-    def _screened(self, offsets: list[int], texts: list[str], ctx: LineContext,
-                  parse: LineParser, screen: Screen, out: Sifted) -> None:
-        """:meth:`_parsed`, but a line whose one event no rule can use, as its screen
-        tells, is only counted and timed."""
-        verdicts = self._verdicts
-        assert verdicts is not None
-        scan, resume = screen.screen, screen.resume
-        wanted_of, verdict_memo = verdicts.wanted, verdicts.memo
-        prefilter = self.prefilter
-        wants, key_of, memo = prefilter.wants, prefilter.key, prefilter.memo
-        kept, ticks, cuts = out.kept, out.ticks, out.cuts
-        keep, tick, cut = kept.append, ticks.append, cuts.append
-        high = out.high
-        n = 0
-        for offset, text in zip(offsets, texts, strict=True):
-            found = scan(text, ctx)
+            found = scan(text, ctx) if screening else None
             if found is None:
                 events = parse(text, offset, ctx)
             else:
