@@ -54,6 +54,17 @@ class _Group:
     def window(self) -> list[tuple[float, int, Any]]:
         return self.entries[self.lo:]
 
+    def keep(self, total: int, events: Sequence[Event]) -> None:
+        """Keep ``events`` (counted up to ``total``) as the latest, trimmed lazily."""
+        tail = self.tail
+        if len(events) == 1:
+            tail.append((total, events[0]))
+        else:
+            for e in events:
+                tail.append((total, e))
+        if len(tail) > 2 * EVIDENCE_KEEP:
+            del tail[:-EVIDENCE_KEEP]
+
 
 class GroupState(msgspec.Struct, array_like=True):
     key: list[Any]
@@ -196,14 +207,7 @@ class CountCorrelator(Correlator):
             g.reported = total
             return (Match(self.id, time, t, count, events[-EVIDENCE_KEEP:], g.group,
                           len(values) if values is not None else None, (), g.group_key),)
-        tail = g.tail
-        if len(events) == 1:
-            tail.append((total, events[0]))
-        else:
-            for e in events:
-                tail.append((total, e))
-        if len(tail) > 2 * EVIDENCE_KEEP:
-            del tail[:-EVIDENCE_KEEP]
+        g.keep(total, events)
         if not fires:
             return NO_MATCHES
         return (self._emit(key, g, time),)
@@ -244,15 +248,7 @@ class CountCorrelator(Correlator):
             values = g.values
             if values is not None:
                 values[value] = values.get(value, 0) + 1
-            tail = g.tail
-            events = match.events
-            if len(events) == 1:
-                tail.append((total, events[0]))
-            else:
-                for e in events:
-                    tail.append((total, e))
-            if len(tail) > 2 * EVIDENCE_KEEP:
-                del tail[:-EVIDENCE_KEEP]
+            g.keep(total, match.events)
             if sliding:
                 if entries[g.lo][0] <= t - self.span:
                     self._slide(g, t - self.span)
