@@ -10,7 +10,7 @@ where later prefilters (e.g. required substrings) will be read from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 import msgspec
 
@@ -116,22 +116,26 @@ def simplify(node: Node) -> Node:
 Requirements = dict[str, frozenset[str]]
 
 
-def _scalar_fields() -> frozenset[str]:
-    """Event attribute fields that hold one value (not a list)."""
+def _field_types() -> dict[str, tuple[Any, ...]]:
+    """Each Event attribute field and the msgspec types its value may have."""
     info = msgspec.inspect.type_info(Event)
     assert isinstance(info, msgspec.inspect.StructType)
-    out = set()
-    for f in info.fields:
-        types = f.type.types if isinstance(f.type, msgspec.inspect.UnionType) else (f.type,)
-        if not any(isinstance(t, msgspec.inspect.VarTupleType | msgspec.inspect.ListType
-                              | msgspec.inspect.TupleType | msgspec.inspect.DictType
-                              | msgspec.inspect.AnyType) for t in types):
-            out.add(f.encode_name)
-    return frozenset(out)
+    return {f.encode_name: (f.type.types if isinstance(f.type, msgspec.inspect.UnionType)
+                            else (f.type,))
+            for f in info.fields}
 
+
+_FIELD_TYPES = _field_types()
+_MANY = (msgspec.inspect.VarTupleType | msgspec.inspect.ListType | msgspec.inspect.TupleType
+         | msgspec.inspect.DictType | msgspec.inspect.AnyType)
 
 #: fields where two required value sets intersect (a list field may hold both values)
-SCALAR_FIELDS = _scalar_fields()
+SCALAR_FIELDS = frozenset(name for name, types in _FIELD_TYPES.items()
+                          if not any(isinstance(t, _MANY) for t in types))
+#: Event attributes that only ever hold integers (their text form is canonical)
+INT_FIELDS = frozenset(name for name, types in _FIELD_TYPES.items()
+                       if {type(t) for t in types} - {msgspec.inspect.NoneType}
+                       == {msgspec.inspect.IntType})
 
 
 def requirements(node: Node) -> Requirements:

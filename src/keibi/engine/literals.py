@@ -41,10 +41,8 @@ from re import _parser as sre  # type: ignore[attr-defined]
 from types import CodeType, FunctionType
 from typing import Any, Generic, TypeVar
 
-import msgspec
-
 from keibi.engine.fields import KEYWORD_FIELDS
-from keibi.engine.ir import SCALAR_FIELDS, And, FieldTest, Keyword, Node, Or
+from keibi.engine.ir import INT_FIELDS, SCALAR_FIELDS, And, FieldTest, Keyword, Node, Or
 from keibi.engine.values import (
     BoolTest,
     CidrTest,
@@ -60,7 +58,7 @@ from keibi.engine.values import (
     literal_runs,
     wildcard_tokens,
 )
-from keibi.events.model import FIELD_ATTRS, Event
+from keibi.events.model import FIELD_ATTRS
 
 __all__ = ["Atom", "Gate", "Gated", "LiteralFilter", "gate"]
 
@@ -170,20 +168,6 @@ def _regex_literals(items: Any) -> frozenset[str] | None:
     return best if best and min(map(len, best)) > 0 else None
 
 
-def _int_fields() -> frozenset[str]:
-    """Event attributes that only ever hold integers (their text form is canonical)."""
-    info = msgspec.inspect.type_info(Event)
-    assert isinstance(info, msgspec.inspect.StructType)
-    out = set()
-    for f in info.fields:
-        types = f.type.types if isinstance(f.type, msgspec.inspect.UnionType) else (f.type,)
-        kinds = {type(t) for t in types} - {msgspec.inspect.NoneType}
-        if kinds == {msgspec.inspect.IntType}:
-            out.add(f.encode_name)
-    return frozenset(out)
-
-
-INT_FIELDS = _int_fields()
 
 
 def _test_atoms(field: str, test: Any) -> Gate:
