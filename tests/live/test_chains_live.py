@@ -28,6 +28,7 @@ import pytest
 from keibi.rules.loader import builtin_rules_dir, load_rules
 from keibi.sources.audit_netlink import audit_status, execve_rule, temporary_rule
 from tests.live.agent import RunningAgent, alerts, search, wait_alerts, wait_running
+from tests.live.audit import assert_audit_as_found
 
 pytestmark = pytest.mark.slow
 
@@ -170,7 +171,4 @@ def test_dropped_executable_chain_fires_in_the_live_agent(tmp_path: Path,
     finally:
         agent.stop()
         listener.close()
-    after = audit_status()
-    assert after.get("enabled") == before.get("enabled"), "the enabled flag was not restored"
-    listed = subprocess.run(["auditctl", "-l"], capture_output=True, text=True, check=False)
-    assert key not in listed.stdout, "a test rule was left behind"
+    assert_audit_as_found(before, key)

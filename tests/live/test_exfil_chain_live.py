@@ -44,6 +44,7 @@ import pytest
 from keibi.rules.loader import builtin_rules_dir, load_rules
 from keibi.sources.audit_netlink import audit_status, execve_rule, temporary_rule
 from tests.live.agent import RunningAgent, alerts, search, wait_alerts, wait_running, wait_search
+from tests.live.audit import assert_audit_as_found
 from tests.live.test_chains_live import NamespaceListener
 
 pytestmark = pytest.mark.slow
@@ -292,7 +293,4 @@ def test_archive_then_upload_chain_fires_in_the_live_agent(
     # the negatives are in the store and named by their login users
     for login in (b, c, d, e):
         assert search(data, f"user.audit.name={login.name}"), login
-    after = audit_status()
-    assert after.get("enabled") == before.get("enabled"), "the enabled flag was not restored"
-    listed = subprocess.run(["auditctl", "-l"], capture_output=True, text=True, check=False)
-    assert key not in listed.stdout, "a test rule was left behind"
+    assert_audit_as_found(before, key)

@@ -31,6 +31,7 @@ import pytest
 from keibi.rules.loader import builtin_rules_dir, load_rules
 from keibi.sources.audit_netlink import audit_status, execve_rule, temporary_rule
 from tests.live.agent import RunningAgent, wait_alerts, wait_running
+from tests.live.audit import assert_audit_as_found
 from tests.live.packages import build_deb, dpkg
 from tests.live.test_chains_live import NamespaceListener
 
@@ -79,10 +80,7 @@ def live(tmp_path: Path) -> Iterator[tuple[Path, NamespaceListener]]:
     finally:
         agent.stop()
         listener.close()
-    after = audit_status()
-    assert after.get("enabled") == before.get("enabled"), "the enabled flag was not restored"
-    listed = subprocess.run(["auditctl", "-l"], capture_output=True, text=True, check=False)
-    assert key not in listed.stdout, "a test rule was left behind"
+    assert_audit_as_found(before, key)
 
 
 def test_package_install_then_beacon_fires_in_the_live_agent(

@@ -26,6 +26,7 @@ import pytest
 
 from keibi.sources.audit_netlink import audit_status, execve_rule, temporary_rule
 from tests.live.agent import RunningAgent, keibi, wait_running, wait_search
+from tests.live.audit import assert_audit_as_found
 from tests.live.packages import build_deb, dpkg
 from tests.sources.test_journald_live import Journald
 
@@ -137,10 +138,7 @@ def test_audit_netlink_execve_through_the_agent(tmp_path: Path) -> None:
         assert ev["user"]["id"] == "0"
     finally:
         agent.stop()
-    after = audit_status()
-    assert after.get("enabled") == before.get("enabled"), "the enabled flag was not restored"
-    listed = subprocess.run(["auditctl", "-l"], capture_output=True, text=True, check=False)
-    assert key not in listed.stdout, "the test rule was left behind"
+    assert_audit_as_found(before, key)
 
 
 def test_cron_lines_through_the_agent(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from keibi.sources.audit_netlink import (
     execve_rule,
     temporary_rule,
 )
+from tests.live.audit import assert_audit_as_found
 
 pytestmark = pytest.mark.slow
 
@@ -87,10 +88,7 @@ def test_exec_seen_on_the_audit_multicast_group() -> None:
         pytest.fail(f"kernel or auditctl refused the audit rule: {exc}")
     finally:
         reader.close()
-    after = audit_status()
-    assert after.get("enabled") == before.get("enabled"), "the enabled flag was not restored"
-    listed = subprocess.run(["auditctl", "-l"], capture_output=True, text=True, check=False)
-    assert f"keibi-test-{token}" not in listed.stdout, "the test rule was left behind"
+    assert_audit_as_found(before, f"keibi-test-{token}")
 
     assert found is not None, (
         f"no process-started event for {marker} within 10 s on the audit multicast group "
