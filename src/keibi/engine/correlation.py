@@ -192,6 +192,11 @@ class Correlator:
             self.groups.popitem(last=False)
             self.evictions += 1
 
+    def only_continues(self, steps: tuple[int, ...]) -> bool:
+        """Whether matches fed at ``steps`` can only continue state this correlation
+        already holds: while it holds no group, such a match changes nothing."""
+        return False
+
     # -- the interface every kind implements ------------------------------------------
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
         raise NotImplementedError

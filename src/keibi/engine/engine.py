@@ -36,7 +36,7 @@ from keibi.engine.correlation import (
 from keibi.engine.counting import CountState
 from keibi.engine.index import Prefilter, RuleIndex
 from keibi.engine.match import EventTable, Match
-from keibi.engine.temporal import TemporalCorrelator, TemporalState
+from keibi.engine.temporal import TemporalState
 from keibi.events.model import Event
 from keibi.rules.loader import LoadedRule
 
@@ -68,16 +68,10 @@ class _Node:
 
     def settle(self) -> None:
         """Mark the consumers that only continue chains (once every rule is wired)."""
-        self.consumers = [(c, steps, _continues(c, steps)) for c, steps, _ in self.consumers]
+        self.consumers = [(c, steps, c.only_continues(steps))
+                          for c, steps, _ in self.consumers]
         if self.alert is None and all(only for _, _, only in self.consumers):
             self.waits = tuple(c for c, _, _ in self.consumers)
-
-
-def _continues(corr: Correlator, steps: tuple[int, ...]) -> bool:
-    """Whether matches fed to ``corr`` at ``steps`` can only continue a chain: an ordered
-    temporal correlation creates no state for a later step of a group it does not hold
-    (:meth:`TemporalCorrelator.feed`)."""
-    return isinstance(corr, TemporalCorrelator) and corr.ordered and min(steps) > 0
 
 
 class EngineState(msgspec.Struct):

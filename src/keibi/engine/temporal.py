@@ -139,6 +139,11 @@ class TemporalCorrelator(Correlator):
             return self._emit(key, steps, trigger, t)
         return None
 
+    def only_continues(self, steps: tuple[int, ...]) -> bool:
+        # an ordered chain creates no state for a later step of a group it does not hold
+        # (:meth:`_feed_ordered`)
+        return self.ordered and min(steps) > 0
+
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
         if self.need == 1 and not self.ordered and len(refs) == 1:
             return self._feed_union(refs[0], match)
