@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
-from keibi.alerts.grouping import AlertGrouper, AlertRule, alert_id
+import pytest
+
+from keibi.alerts.grouping import ENTITY_FIELDS, AlertGrouper, AlertRule, alert_id
 from keibi.alerts.message import format_duration
 from keibi.engine.engine import Engine
 from keibi.engine.match import Match
@@ -146,3 +149,61 @@ def test_updates_keep_the_alert_as_of_their_merge(tmp_path: Path) -> None:
     assert [len(u.alert.alert_evidence or ()) for u in updates] == [1, 2, 3, 4, 5]
     assert len({u.alert_id for u in updates}) == 1
     assert [u.new for u in updates] == [True, False, False, False, False]
+
+
+def _reference_entities(events: list[Event]) -> dict[str, object]:
+    """What an alert's entity fields are by definition: the fields of ENTITY_FIELDS
+    that every event having them agrees on (events lacking a field do not count)."""
+    seen: dict[str, set[object]] = {}
+    for e in events:
+        for f in ENTITY_FIELDS:
+            v = e.get(f)
+            if v is not None:
+                seen.setdefault(f, set()).add(v)
+    return {f: next(iter(vs)) for f, vs in seen.items() if len(vs) == 1}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_entity_fields_are_those_all_events_share(seed: int) -> None:
+    """The fast merge (one tuple comparison while nothing changes, varying fields
+    equal to anything) against the definition, on random streams where fields appear,
+    vanish, repeat and vary, several alerts sharing events (as brute force and
+    spraying alerts do)."""
+    rng = random.Random(seed)
+    by_user = AlertRule("u", "U", None, "keibi", 50, (), (), 1e9, ("user.name",), None)
+    by_host = AlertRule("h", "H", None, "keibi", 50, (), (), 1e9, ("host.name",), None)
+    grouper = AlertGrouper([by_user, by_host], updates=False)
+    merged: dict[tuple[str, object], list[Event]] = {}
+    for i in range(400):
+        kw = {attr: rng.choice(values) for attr, values in (
+            ("host_name", ["web01", "web02", None]),
+            ("source_ip", ["203.0.113.7", "203.0.113.7", "198.51.100.2", None]),
+            ("process_pid", [100, 100, 200, None]),
+            ("process_name", ["sshd", "sshd", "sudo"]),
+            ("destination_port", [22, None, None]),
+            ("file_path", [None, None, "/tmp/x"]),
+        )}
+        e = Event(timestamp=T0 + i, user_name=rng.choice(["alice", "bob"]), **kw)
+        for rule in (by_user, by_host):
+            grouper.add(rule, Match.single(rule.id, e))
+            key = rule.key_of(e)
+            merged.setdefault((rule.id, key), []).append(e)
+    grouper.close_all()
+    alerts = grouper.drain()
+    assert len(alerts) == len(merged) >= 4
+    for alert in alerts:
+        events = next(evs for (rid, _), evs in merged.items()
+                      if rid == alert.rule_id and alert.alert_count == len(evs)
+                      and alert.start == evs[0].timestamp and alert.end == evs[-1].timestamp)
+        got = {f: alert.get(f) for f in ENTITY_FIELDS if alert.get(f) is not None}
+        assert got == _reference_entities(events)
+
+
+def test_group_key_reads_fields_as_event_get_does() -> None:
+    rule = AlertRule("r", "R", None, "keibi", 50, (), (), 60.0,
+                     ("source.ip", "process.args", "auditd.data.key", "user.name"), None)
+    e = Event(timestamp=T0, source_ip="203.0.113.7", process_args=("sh", "-c"),
+              extra={"auditd.data.key": ["a", "b"]})
+    assert rule.key_of(e) == (("source.ip", "203.0.113.7"), ("process.args", ("sh", "-c")),
+                              ("auditd.data.key", ("a", "b")))
+    assert rule.key_of(Event(timestamp=T0)) == ()

@@ -9,6 +9,7 @@ match without building it. Exactly the same alerts, counters and state as feedin
 from __future__ import annotations
 
 import random
+from functools import partial
 from typing import Any
 
 import pytest
@@ -87,6 +88,29 @@ def test_a_step_without_a_chain_only_counts(builtins: list[LoadedRule]) -> None:
     assert engine.match_count(step) == 51
 
 
+def test_a_step_through_a_union_without_a_chain_only_counts(
+        builtins: list[LoadedRule]) -> None:
+    """``privileged_action_logged`` feeds the union ``post_login_privileged_action``,
+    which only continues ``account_takeover_chain``: with no chain open, both only
+    count (the union only when the event has the field it groups by)."""
+    engine = Engine(builtins)
+    step = rule_id(builtins, "privileged_action_logged")
+    union = rule_id(builtins, "post_login_privileged_action")
+    assert engine._nodes[step].waits is not None
+    assert [n.id for _, _, n in engine._nodes[step].passes] == [union]
+    for i in range(20):
+        assert engine.process(sudo(i, "deploy")) == []
+    assert (engine.match_count(step), engine.match_count(union)) == (20, 20)
+    assert not engine._correlators[union].groups
+    # after a brute force and a login from one address, the same sudo continues it
+    for i in range(6):
+        engine.process(login(100 + i, "203.0.113.7", "deploy", "failure"))
+    engine.process(login(110, "203.0.113.7", "deploy", "success"))
+    updates = engine.process(sudo(120, "deploy"))
+    assert "Account Takeover Chain" in " ".join(u.alert.rule_name or "" for u in updates)
+    assert (engine.match_count(step), engine.match_count(union)) == (21, 21)
+
+
 def _stream(seed: int, n: int) -> list[Event]:
     rng = random.Random(seed)
     names = ["sysupdated", "kworkerd", "curl", "ls", "nginx"]
@@ -119,7 +143,8 @@ def _stream(seed: int, n: int) -> list[Event]:
 def _without_fast_path(engine: Engine) -> Engine:
     for node in engine._nodes.values():
         node.waits = None
-        node.consumers = [(c, steps, False) for c, steps, _ in node.consumers]
+        node.passes = ()
+        node.consumers = [(c, steps, False, f) for c, steps, _, f in node.consumers]
     return engine
 
 
@@ -129,11 +154,12 @@ def test_the_fast_path_changes_nothing(builtins: list[LoadedRule], seed: int) ->
     fast, slow = Engine(builtins), _without_fast_path(Engine(builtins))
     feeds = {id(fast): 0, id(slow): 0}
     for engine in (fast, slow):
-        for corr in engine._correlators.values():
-            def counted(refs: Any, match: Any, feed: Any = corr.feed, key: int = id(engine)) -> Any:
+        for node in engine._nodes.values():
+            def counted(match: Any, feed: Any, key: int = id(engine)) -> Any:
                 feeds[key] += 1
-                return feed(refs, match)
-            corr.feed = counted  # type: ignore[method-assign]
+                return feed(match)
+            node.consumers = [(c, s, only, partial(counted, feed=f))
+                              for c, s, only, f in node.consumers]
     for i, e in enumerate(events):
         a, b = fast.process(e), slow.process(e)
         assert [(u.new, u.alert) for u in a] == [(u.new, u.alert) for u in b]

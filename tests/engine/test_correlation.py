@@ -335,7 +335,7 @@ def _late_attack_stream(seed: int) -> list[Event]:
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_the_inline_sliding_count_path_equals_the_generic_one(
         builtins: list[LoadedRule], seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """CountCorrelator.feed takes an inline path for one reference, a sliding window and
+    """CountCorrelator feeds take an inline path for one reference, a sliding window and
     a single-event match; the generic path must give exactly the same updates."""
     from keibi.engine.counting import CountCorrelator
 
@@ -351,7 +351,7 @@ def test_the_inline_sliding_count_path_equals_the_generic_one(
 
     inline = trace()
     monkeypatch.setattr(CountCorrelator, "_feed_sliding",
-                        lambda self, ref, get1, match, fires_at: self._feed([ref], match))
+                        lambda self, refs, get1, fires_at, match: self._feed(refs, match))
     generic = trace()
     assert inline == generic
     assert {row[1] for row in inline[1]} >= {BRUTE, SPRAY}
@@ -409,3 +409,28 @@ def test_the_union_temporal_path_equals_the_generic_one(
     monkeypatch.setattr(TemporalCorrelator, "_feed_union",
                         lambda self, ref, match: self._feed_steps([ref], match))
     assert union == trace()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_one_step_ordered_feed_equals_the_generic_one(
+        builtins: list[LoadedRule], seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule feeding one step of an ordered chain gets a direct feed
+    (``TemporalCorrelator._feed_one_ordered``); the generic one must give the same."""
+    from keibi.engine.temporal import TemporalCorrelator
+
+    events = _takeover_stream(seed) + _late_attack_stream(seed)
+    events.sort(key=lambda e: e.timestamp)
+
+    def trace() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], object]:
+        engine = Engine(builtins)
+        updates = [(u.alert.alert_id, u.alert.alert_count, u.alert.start, u.alert.end,
+                    u.alert.message, u.new, [e.timestamp for e in u.alert.alert_evidence or ()])
+                   for e in events for u in engine.process(e)]
+        engine.finish()
+        return updates, _summary(engine), engine.stats()["matches"]
+
+    direct = trace()
+    assert "SSH Login After Brute Force" in {row[1] for row in direct[1]}
+    monkeypatch.setattr(TemporalCorrelator, "_feed_one_ordered",
+                        lambda self, i, match: self._feed_steps([i], match))
+    assert direct == trace()

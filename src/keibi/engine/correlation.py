@@ -24,6 +24,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sigma.correlations import SigmaCorrelationRule, SigmaExtendedCorrelationCondition
@@ -32,6 +33,7 @@ from sigma.rule import SigmaRule
 from keibi.engine.compile import NotEvaluable
 from keibi.engine.fields import Unmapped, getter, log_source, map_field
 from keibi.engine.match import EventTable, Match, hashable
+from keibi.events.model import Event
 from keibi.rules.loader import LoadedRule
 
 SUPPORTED = ("event_count", "value_count", "temporal", "temporal_ordered")
@@ -196,6 +198,24 @@ class Correlator:
         """Whether matches fed at ``steps`` can only continue state this correlation
         already holds: while it holds no group, such a match changes nothing."""
         return False
+
+    def passes_through(self, steps: tuple[int, ...]) -> bool:
+        """Whether a match fed at ``steps`` fires this correlation at once, alone, and
+        leaves no state (:meth:`fires_for` tells whether it fires)."""
+        return False
+
+    def fires_for(self, step: int, event: Event) -> bool:
+        """For a pass-through correlation: whether a single-event match of ``event`` at
+        ``step`` fires it (it has every group-by field)."""
+        get1 = self._single[step]
+        if get1 is not None:  # :meth:`key`, for one field
+            return get1(event) is not None
+        return self.key(step, Match.single("", event)) is not None
+
+    def feeder(self, steps: tuple[int, ...]) -> Callable[[Match], Sequence[Match]]:
+        """:meth:`feed` for matches at ``steps`` as one function of the match: the most
+        direct path for those steps, chosen once (the engine calls it per match)."""
+        return partial(self.feed, steps)
 
     # -- the interface every kind implements ------------------------------------------
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:

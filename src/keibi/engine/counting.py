@@ -17,7 +17,8 @@ groups.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -39,7 +40,7 @@ class _Group:
     __slots__ = ("entries", "expired", "group", "group_key", "lo", "reported", "start", "tail",
                  "total", "values")
 
-    def __init__(self, start: float) -> None:
+    def __init__(self, start: float, key: tuple[Any, ...]) -> None:
         self.entries: list[tuple[float, int, Any]] = []
         self.lo = 0
         self.total = 0  # units ever added
@@ -48,8 +49,10 @@ class _Group:
         self.start = start  # tumbling: window start
         self.tail: list[tuple[int, Event]] = []  # the latest events, trimmed lazily
         self.values: dict[Any, int] | None = None
-        self.group: dict[str, Any] = {}  # group-by values, shared by this group's matches
-        self.group_key: tuple[tuple[str, Any], ...] = ()
+        # group-by values and their alert key, shared by this group's matches: made at
+        # its first firing (most groups never fire: one failed login per address...)
+        self.group: dict[str, Any] | None = None
+        self.group_key: tuple[tuple[str, Any], ...] | Any = key  # the group's key until then
 
     def window(self) -> list[tuple[float, int, Any]]:
         return self.entries[self.lo:]
@@ -99,11 +102,14 @@ class CountCorrelator(Correlator):
     # -- window bookkeeping -----------------------------------------------------------
     def _new(self, key: tuple[Any, ...], start: float) -> _Group:
         self.make_room()
-        g = self.groups[key] = _Group(start)
+        g = self.groups[key] = _Group(start, key)
         if self.distinct:
             g.values = {}
-        g.group, g.group_key = self.group_of(key)
         return g
+
+    def _named(self, g: _Group) -> None:
+        """Give ``g`` its group-by values and alert key (before its first firing)."""
+        g.group, g.group_key = self.group_of(g.group_key)
 
     def _slide(self, g: _Group, cutoff: float) -> None:
         entries, values, lo = g.entries, g.values, g.lo
@@ -146,24 +152,36 @@ class CountCorrelator(Correlator):
             events = tuple([e for cum, e in tail[-EVIDENCE_KEEP:] if cum > since])
         tail.clear()  # all reported now: keep neither memory nor snapshot for them
         values = g.values
+        if g.group is None:
+            self._named(g)
         m = Match(self.id, time, start, g.total - since, events, g.group,
                   len(values) if values is not None else None, (), g.group_key)
         g.reported = g.total
         return m
 
     # -- interface --------------------------------------------------------------------
+    def feeder(self, steps: tuple[int, ...]) -> Callable[[Match], Sequence[Match]]:
+        if len(steps) == 1 and self._fires_at is not None:
+            get1 = self._single[steps[0]]
+            if get1 is not None:
+                return partial(self._feed_sliding, steps, get1, self._fires_at)
+        return partial(self._feed, steps)
+
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
-        if len(refs) == 1 and self._fires_at is not None and match.group is None:
+        if len(refs) == 1 and self._fires_at is not None:
             get1 = self._single[refs[0]]
-            if get1 is not None and match.events:
-                return self._feed_sliding(refs[0], get1, match, self._fires_at)
+            if get1 is not None:
+                return self._feed_sliding(refs, get1, self._fires_at, match)
         return self._feed(refs, match)
 
-    def _feed_sliding(self, ref: int, get1: Any, match: Match, fires_at: int
+    def _feed_sliding(self, refs: Sequence[int], get1: Any, fires_at: int, match: Match
                       ) -> Sequence[Match]:
         """:meth:`_feed` for the common case, inline: one reference, a sliding window,
-        the group from one field of a single-event match."""
+        the group from one field of a single-event match (others: :meth:`_feed`)."""
         events = match.events
+        if match.group is not None or not events:
+            return self._feed(refs, match)
+        ref = refs[0]
         v = get1(events[-1])
         if v is None:
             return NO_MATCHES
@@ -205,6 +223,8 @@ class CountCorrelator(Correlator):
             if g.tail:
                 g.tail.clear()
             g.reported = total
+            if g.group is None:
+                self._named(g)
             return (Match(self.id, time, t, count, events[-EVIDENCE_KEEP:], g.group,
                           len(values) if values is not None else None, (), g.group_key),)
         g.keep(total, events)

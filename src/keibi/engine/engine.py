@@ -19,7 +19,7 @@ offsets and replay after a crash into identical alerts.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -43,6 +43,8 @@ from keibi.rules.loader import LoadedRule
 __all__ = ["AlertUpdate", "Engine"]
 
 STATE_VERSION = 2
+#: a correlation's feed for matches at some steps (:meth:`Correlator.feeder`)
+Feed = Callable[[Match], Sequence[Match]]
 DEFAULT_HOUSEKEEPING = 60.0
 
 
@@ -50,28 +52,54 @@ class _Node:
     """A runnable rule: counters, alerting, and the correlations fed by its matches.
 
     ``consumers`` holds, per correlation fed: the correlation, the steps this rule is in
-    it, and whether it only continues chains (a ``temporal_ordered`` correlation that
+    it, whether it only continues chains (a ``temporal_ordered`` correlation that
     this rule feeds at later steps only: while it holds no group at all, a match changes
-    nothing there). ``waits`` (None unless this rule does not alert and every consumer
-    only continues chains) lists those correlations: while none holds a group, a match
-    of this rule only counts.
+    nothing there), and the function that feeds it a match at those steps
+    (:meth:`Correlator.feeder`). ``waits`` (None unless this rule does not alert and every consumer
+    only continues chains, directly or through a pass-through correlation) lists those
+    correlations: while none holds a group, a match of this rule only counts. A
+    pass-through correlation (:meth:`Correlator.passes_through`: a stateless union
+    such as ``temporal`` with one step needed) fires once for each match it can group,
+    so when its own rule does not alert and only continues chains, feeding it changes
+    nothing either; ``passes`` lists (correlation, step, its node) for those, whose
+    match counters move as feeding them would have moved them.
     """
 
-    __slots__ = ("alert", "consumers", "id", "matches", "waits")
+    __slots__ = ("alert", "consumers", "id", "matches", "passes", "waits")
 
     def __init__(self, rule_id: str, alert: AlertRule | None) -> None:
         self.id = rule_id
         self.alert = alert
-        self.consumers: list[tuple[Correlator, tuple[int, ...], bool]] = []
+        self.consumers: list[tuple[Correlator, tuple[int, ...], bool, Feed]] = []
         self.matches = 0
         self.waits: tuple[Correlator, ...] | None = None
+        self.passes: tuple[tuple[Correlator, int, _Node], ...] = ()
 
     def settle(self) -> None:
         """Mark the consumers that only continue chains (once every rule is wired)."""
-        self.consumers = [(c, steps, c.only_continues(steps))
-                          for c, steps, _ in self.consumers]
-        if self.alert is None and all(only for _, _, only in self.consumers):
-            self.waits = tuple(c for c, _, _ in self.consumers)
+        self.consumers = [(c, steps, c.only_continues(steps), c.feeder(steps))
+                          for c, steps, _, _ in self.consumers]
+        if self.alert is None and all(only for _, _, only, _ in self.consumers):
+            self.waits = tuple(c for c, _, _, _ in self.consumers)
+
+    def settle_passes(self, nodes: dict[str, _Node]) -> None:
+        """Wait through pass-through correlations too (after every node's :meth:`settle`):
+        one level deep, onto rules that wait themselves."""
+        if self.alert is not None or self.waits is not None or not self.consumers:
+            return
+        waits: list[Correlator] = []
+        passes: list[tuple[Correlator, int, _Node]] = []
+        for corr, steps, only, _ in self.consumers:
+            if only:
+                waits.append(corr)
+                continue
+            target = nodes[corr.id]
+            if (len(steps) != 1 or not corr.passes_through(steps) or target.waits is None
+                    or target.passes):
+                return
+            waits.extend(target.waits)
+            passes.append((corr, steps[0], target))
+        self.waits, self.passes = tuple(waits), tuple(passes)
 
 
 class EngineState(msgspec.Struct):
@@ -134,6 +162,8 @@ class Engine:
             self.rules.append(rule)
         for node in self._nodes.values():
             node.settle()
+        for node in self._nodes.values():
+            node.settle_passes(self._nodes)
         self._index = RuleIndex([(cr.requires, (cr.predicate, node)) for cr, node in compiled],
                                 gates=[cr.clauses for cr, _ in compiled])
         self._candidates = self._index.candidates
@@ -156,11 +186,11 @@ class Engine:
 
     def _wire(self, ref_id: str, corr: Correlator, step: int) -> None:
         node = self._nodes[ref_id]
-        for i, (c, steps, _) in enumerate(node.consumers):
+        for i, (c, steps, _, feed) in enumerate(node.consumers):
             if c is corr:
-                node.consumers[i] = (c, (*steps, step), False)
+                node.consumers[i] = (c, (*steps, step), False, feed)
                 return
-        node.consumers.append((corr, (step,), False))
+        node.consumers.append((corr, (step,), False, corr.feeder((step,))))
 
     # -- the data path ----------------------------------------------------------------
     def process(self, event: Event) -> list[AlertUpdate]:
@@ -182,6 +212,9 @@ class Engine:
                             break
                     else:  # no chain to continue: the match only counts
                         node.matches += 1
+                        for corr, step, target in node.passes:
+                            if corr.fires_for(step, event):
+                                target.matches += 1
                         continue
                 self._matched(node, Match(node.id, ts, ts, 1, (event,)), out)
         return out
@@ -252,10 +285,10 @@ class Engine:
             update = self._grouper.add(node.alert, match)
             if update is not None:
                 out.append(update)
-        for corr, steps, continues in node.consumers:
+        for corr, _, continues, feed in node.consumers:
             if continues and not corr.groups:
                 continue  # no chain to continue
-            matches = corr.feed(steps, match)
+            matches = feed(match)
             if matches:
                 target = self._nodes[corr.id]
                 for m in matches:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from keibi.events.model import Event
 
@@ -12,9 +13,9 @@ from keibi.events.model import Event
 EVIDENCE_KEEP = 20
 
 
-@dataclass(slots=True)
-class Match:
-    """One firing of one rule.
+class Match(msgspec.Struct):
+    """One firing of one rule (a Struct: built in C, several times faster than a
+    dataclass, and the engine builds one per rule that holds for an event).
 
     ``count`` and ``events`` cover only what is NEW since the rule's previous firing for
     the same group, so that merging matches into an alert never counts an event twice.

@@ -14,7 +14,8 @@ merges them); each firing reports only units not reported before.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -143,6 +144,25 @@ class TemporalCorrelator(Correlator):
         # an ordered chain creates no state for a later step of a group it does not hold
         # (:meth:`_feed_ordered`)
         return self.ordered and min(steps) > 0
+
+    def passes_through(self, steps: tuple[int, ...]) -> bool:
+        return self.need == 1 and not self.ordered and len(steps) == 1  # _feed_union
+
+    def feeder(self, steps: tuple[int, ...]) -> Callable[[Match], Sequence[Match]]:
+        if len(steps) == 1:
+            if self.passes_through(steps):
+                return partial(self._feed_union, steps[0])
+            if self.ordered:
+                return partial(self._feed_one_ordered, steps[0])
+        return partial(self._feed_steps, steps)
+
+    def _feed_one_ordered(self, i: int, match: Match) -> Sequence[Match]:
+        """:meth:`_feed_steps` for one step of an ordered chain."""
+        key = self.key(i, match)
+        if key is None:
+            return NO_MATCHES
+        m = self._feed_ordered(key, i, match)
+        return NO_MATCHES if m is None else (m,)
 
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
         if self.need == 1 and not self.ordered and len(refs) == 1:
