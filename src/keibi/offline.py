@@ -25,6 +25,7 @@ from keibi.events.model import Event
 from keibi.offline_pool import (
     Batch,
     ChunkResult,
+    LocalParser,
     ParsePool,
     PoolError,
     can_pool,
@@ -298,4 +299,6 @@ def _pooled(s: _Set, rep: ReadReport, max_line_bytes: int,
 
     workers = max(1, jobs - 1)  # the engine here is busy too: one job of its own
     with ParsePool(workers, prefilter, max_line_bytes) as pool:
-        yield from pooled_batches(s.stype, s.paths, pool, on_result, on_skip, 4 * workers)
+        # this process parses too while the workers are behind (LocalParser)
+        yield from pooled_batches(s.stype, s.paths, pool, on_result, on_skip, 4 * workers,
+                                  LocalParser(pool.setup))

@@ -2,7 +2,10 @@
 
 A rotated set read by a stateless line parser (a :class:`~keibi.parsers.stream.LineStream`)
 is cut into line-aligned chunks; worker processes (``python -m keibi.offline_pool``) parse
-them, and the main process runs the engine over the results in chunk order. Plain files
+them, and the main process runs the engine over the results in chunk order; whenever the
+next result it needs has not begun to arrive, the main process parses the next chunk
+itself (:class:`LocalParser`) instead of waiting, so a slow worker or a busy host costs
+no idle time. Plain files
 are cut into byte ranges each worker reads itself; compressed members are decompressed by
 the main process and their chunks sent along. Each chunk is split and parsed exactly as
 the single-process reader does it: same line rules, offsets, stats, and the same
@@ -28,6 +31,7 @@ import gc
 import io
 import lzma
 import os
+import select
 import struct
 import subprocess
 import sys
@@ -50,8 +54,8 @@ from keibi.parsers.stream import LineStream, StreamParser
 from keibi.sources.files import READ_SIZE, CorruptInput, open_stream
 from keibi.sources.lines import LineSplitter, LineStats
 
-__all__ = ["CHUNK_BYTES", "Batch", "ChunkResult", "ParsePool", "PoolError", "Task",
-           "can_pool", "is_stateless", "pooled_batches"]
+__all__ = ["CHUNK_BYTES", "Batch", "ChunkResult", "LocalParser", "ParsePool", "PoolError",
+           "Task", "can_pool", "is_stateless", "pooled_batches"]
 
 #: bytes per chunk (a chunk ends at the first newline after this many bytes)
 CHUNK_BYTES = 512 << 10
@@ -156,12 +160,29 @@ class _Worker:
                            out.events, out.kept, out.ticks, out.cuts, error)
 
 
+def _read_exact(stream: IO[bytes], size: int) -> bytes:
+    """``size`` bytes of ``stream`` (fewer only at its end): a raw pipe returns what
+    has arrived so far."""
+    data = stream.read(size)
+    if data is None or len(data) >= size or not data:
+        return data or b""
+    parts = [data]
+    got = len(data)
+    while got < size:
+        more = stream.read(size - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
 def _read_frame(stream: IO[bytes]) -> bytes | None:
-    head = stream.read(4)
+    head = _read_exact(stream, 4)
     if len(head) < 4:
         return None
     (size,) = _LEN.unpack(head)
-    body = stream.read(size)
+    body = _read_exact(stream, size)
     if len(body) < size:
         return None
     return body
@@ -234,6 +255,7 @@ class ParsePool:
         self._queues: list[SimpleQueue[bytes | None]] = []
         self._threads: list[threading.Thread] = []
         self.max_line_bytes = max_line_bytes
+        self.setup = msgspec.msgpack.decode(setup, type=Setup)
         self._decoder = msgspec.msgpack.Decoder(ChunkResult)
         self._encoder = msgspec.msgpack.Encoder()
         self._sent = 0
@@ -241,9 +263,10 @@ class ParsePool:
         self._direct = [True] * n
         try:
             for _ in range(max(1, n)):
+                # stdout unbuffered: no result hides in a buffer from ready()
                 proc = subprocess.Popen([sys.executable, "-m", "keibi.offline_pool"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        env=env)
+                                        env=env, bufsize=0)
                 self._procs.append(proc)
                 assert proc.stdout is not None
                 _widen(proc.stdout.fileno())
@@ -290,6 +313,14 @@ class ParsePool:
             self._direct[i] = False  # from now on in order behind the thread's queue
             self._queues[i].put(body)
         self._sent += 1
+
+    def ready(self) -> bool:
+        """Whether the oldest result not yet taken has begun to arrive (:meth:`result`
+        then waits at most for the rest of it)."""
+        proc = self._procs[self._received % len(self._procs)]
+        assert proc.stdout is not None
+        readable, _, _ = select.select([proc.stdout], [], [], 0)
+        return bool(readable)
 
     def result(self) -> ChunkResult:
         """The result of the oldest task not yet taken."""
@@ -459,6 +490,27 @@ def _set_tasks(stype: str, paths: list[str], on_skip: Callable[[str, str], None]
                 yield from _data_tasks(stype, path, mtime, stream)
 
 
+#: chunks in order, parsed by workers or here, held at most (times the pool's window)
+_HELD = 4
+
+
+class LocalParser:
+    """This process as one more parser: it takes a chunk whenever the next result it
+    needs from the workers has not begun to arrive (the engine here would wait), so that
+    neither side idles when parsing and detection cost different amounts."""
+
+    def __init__(self, setup: Setup) -> None:
+        self._worker = _Worker(setup)
+        self.chunks = 0  # parsed here
+
+    def run(self, task: Task) -> ChunkResult:
+        self.chunks += 1
+        try:
+            return self._worker.run(task)
+        except Exception as exc:  # as a worker reports it
+            return ChunkResult(0, 0, 0, 0, 0, [], [], [], f"worker error: {exc!r}")
+
+
 def pooled_batches(
     stype: str,
     paths: list[str],
@@ -466,19 +518,23 @@ def pooled_batches(
     on_result: Callable[[str, ChunkResult], bool],
     on_skip: Callable[[str, str], None],
     window: int,
+    local: LocalParser | None = None,
 ) -> Iterator[Batch]:
     """The batches of one rotated set (members oldest first) parsed by ``pool``, with at
-    most ``window`` chunks in flight (across members: no pause between them).
+    most ``window`` chunks in flight (across members: no pause between them), and by
+    ``local`` (this process) whenever the next worker result is not ready.
 
     ``on_result(path, result)`` counts a chunk and says whether to go on with that file
     (False after a read error: the rest of the file is skipped, as without workers).
     """
-    pending: deque[tuple[str, str | None]] = deque()
+    # per chunk in order: its path, the damage to report after it, its result when
+    # parsed here (None: the pool's)
+    pending: deque[tuple[str, str | None, ChunkResult | None]] = deque()
     stopped: set[str] = set()
 
     def take() -> Batch | None:
-        path, why = pending.popleft()
-        r = pool.result()
+        path, why, here = pending.popleft()
+        r = pool.result() if here is None else here
         if path in stopped:
             return None
         if not on_result(path, r):
@@ -486,6 +542,10 @@ def pooled_batches(
         elif why is not None:
             on_skip(path, why)
         return Batch(r.kept, r.ticks, r.cuts) if r.kept or r.ticks else None
+
+    def waits() -> bool:
+        """Whether taking the next result now would wait for a worker."""
+        return pending[0][2] is None and not pool.ready()
 
     for task, why in _set_tasks(stype, paths, on_skip):
         if isinstance(task, _Rest):  # an endless record: the rest of the member, here
@@ -502,9 +562,15 @@ def pooled_batches(
                 if events:
                     yield Batch(events)
             continue
-        pool.submit(task)
-        pending.append((task.path, why))
-        while len(pending) > window:
+        if local is not None and pool.pending >= window and waits():
+            pending.append((task.path, why, local.run(task)))  # rather than wait
+        else:
+            pool.submit(task)
+            pending.append((task.path, why, None))
+        # take what is here (parsed here, or more than the window in the pool); results
+        # parsed here while a worker is slow wait behind its chunk, a few at most
+        while pending and (pool.pending > window or pending[0][2] is not None
+                           or len(pending) > _HELD * window):
             if (batch := take()) is not None:
                 yield batch
     while pending:

@@ -135,3 +135,36 @@ def test_an_endless_record_in_a_compressed_member(authlog: Path, tmp_path: Path,
     assert len(single) > 50 and pooled == single
     assert (rep2.events, rep2.line_stats) == (rep1.events, rep1.line_stats)
     assert rep1.line_stats.truncated == 1
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_this_process_parses_while_the_workers_are_behind(
+        authlog: Path, tmp_path: Path, damaged: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a worker never ready (as on a busy host), this process parses every chunk it
+    would otherwise wait for (offline_pool.LocalParser): the chunks still reach the
+    engine in order, with the same alerts, counts and damage reports."""
+    monkeypatch.setattr(offline_pool, "CHUNK_BYTES", 32 << 10)
+    path = authlog
+    if damaged:  # a gzip cut short: chunks carry the damage, parsed here or there
+        data = gzip.compress(authlog.read_bytes())
+        path = tmp_path / "auth.log.1.gz"
+        path.write_bytes(data[: len(data) * 2 // 3])
+        os.utime(path, (1_798_000_000,) * 2)
+    single, rep1 = _hunt([str(path)], 1)
+    pooled, rep3 = _hunt([str(path)], 2)
+    parsers: list[offline_pool.LocalParser] = []
+    made = offline_pool.LocalParser.__init__
+
+    def init(self: offline_pool.LocalParser, setup: offline_pool.Setup) -> None:
+        made(self, setup)
+        parsers.append(self)
+
+    monkeypatch.setattr(offline_pool.LocalParser, "__init__", init)
+    monkeypatch.setattr(offline_pool.ParsePool, "ready", lambda self: False)
+    shared, rep2 = _hunt([str(path)], 2)
+    assert len(single) > 50 and shared == pooled == single
+    assert (rep2.events, rep2.line_stats) == (rep1.events, rep1.line_stats)
+    assert rep2.skipped == rep3.skipped and len(rep2.skipped) == int(damaged)
+    (local,) = parsers
+    assert local.chunks > 10  # most chunks, but never the first `window` ones
