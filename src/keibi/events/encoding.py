@@ -4,6 +4,15 @@
 and RFC 3339 UTC time stamps with microseconds; ``loads`` is its exact inverse, so
 ``loads(dumps(e)) == e`` for every event whose times are whole microseconds (the parsers
 only produce such times).
+
+The bytes are defined by the reference nesting (:func:`_ecs_slow`: ``to_builtins``, one
+dotted key at a time into nested dicts, then one ``msgspec`` encode). Two faster paths
+give the same bytes: per key set, a generated dict builder (``to_ecs``, and ``dumps``
+where nothing faster fits), and per shape, a generated writer (:mod:`keibi.events.shapes`)
+that reads the event's attributes directly and encodes nested Structs. ``dumps`` tries the
+writer, then falls back to the planned path, which also decides any error. An alert's
+evidence events are written one by one and cached by identity (alerts printed together
+share them); time stamps of a minute already seen cost two lookups (see format_time).
 """
 
 from __future__ import annotations
@@ -15,34 +24,62 @@ from typing import Any
 import msgspec
 
 from keibi.events.model import FIELD_ATTRS, TIME_FIELDS, Event
+from keibi.events.shapes import Leaf, Tree, Unplannable, Writers, shape_tree
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
 
 
-_MINUTE_TEXT: dict[int, str] = {}  # epoch minute -> "YYYY-MM-DDTHH:MM"
-_TIME_TEXT: dict[float, str] = {}
+# format_time: a minute's text ("YYYY-MM-DDTHH:MM") is cached by the minute's start, and
+# whole seconds into a minute map to ":SS.000000Z". Both keys are floats found by exact
+# float arithmetic (``ts % 60.0``, ``ts - that``), so a whole-second time stamp (what log
+# lines carry) of a minute seen before costs a remainder and two lookups; a fraction, or a
+# minute not cached, finds nothing and takes the arithmetic of the reference.
+_MINUTE_TEXT: dict[float, str] = {}  # start of a minute (epoch seconds) -> its text
+_MINUTE_TEXT_MAX = 4096
+_DATE_TEXT: dict[int, str] = {}  # epoch day -> "YYYY-MM-DDT"
+_DATE_TEXT_MAX = 1024
+_HOUR_MINUTE = tuple(f"{hm // 60:02d}:{hm % 60:02d}" for hm in range(1440))
+_SECOND = tuple(f":{sec:02d}." for sec in range(60))
+_WHOLE_SECOND = {float(sec): f":{sec:02d}.000000Z" for sec in range(60)}
+# Minutes below this are cached: there, a whole second's ``ts * 1_000_000`` is exact (an
+# even integer below 2**54 is a float), so the reference's rounding leaves no fraction.
+_EXACT_SECONDS = 18_014_398_509
 
 
 def format_time(ts: float) -> str:
     """RFC 3339 UTC with microseconds: ``2026-11-26T06:20:49.123456Z``."""
-    text = _TIME_TEXT.get(ts)
-    if text is not None:
-        return text
-    us = round(ts * 1_000_000)
-    secs, frac = divmod(us, 1_000_000)
+    if type(ts) is float:
+        sec = ts % 60.0
+        head = _MINUTE_TEXT.get(ts - sec)
+        text = _WHOLE_SECOND.get(sec)
+        if head is not None and text is not None:
+            return head + text
+    return _format_time(ts)
+
+
+def _format_time(ts: float) -> str:
+    """The reference arithmetic: microseconds rounded, then minute and second."""
+    secs, frac = divmod(round(ts * 1_000_000), 1_000_000)
     minute, sec = divmod(secs, 60)
-    head = _MINUTE_TEXT.get(minute)
-    if head is None:
-        if len(_MINUTE_TEXT) > 4096:
+    return f"{_minute_text(minute)}{_SECOND[sec]}{frac:06d}Z"
+
+
+def _minute_text(minute: int) -> str:
+    """``YYYY-MM-DDTHH:MM`` of an epoch minute (UTC days have 1440 minutes), cached."""
+    day, minute_of_day = divmod(minute, 1440)
+    date = _DATE_TEXT.get(day)
+    if date is None:
+        if len(_DATE_TEXT) >= _DATE_TEXT_MAX:
+            _DATE_TEXT.clear()
+        date = _DATE_TEXT[day] = f"{datetime.fromtimestamp(day * 86_400, UTC):%Y-%m-%d}T"
+    head = date + _HOUR_MINUTE[minute_of_day]
+    if 0 <= minute * 60 < _EXACT_SECONDS:
+        if len(_MINUTE_TEXT) >= _MINUTE_TEXT_MAX:
             _MINUTE_TEXT.clear()
-        head = _MINUTE_TEXT[minute] = f"{datetime.fromtimestamp(minute * 60, UTC):%Y-%m-%dT%H:%M}"
-    text = f"{head}:{sec:02d}.{frac:06d}Z"
-    if len(_TIME_TEXT) >= 8192:
-        _TIME_TEXT.clear()
-    _TIME_TEXT[ts] = text
-    return text
+        _MINUTE_TEXT[float(minute * 60)] = head
+    return head
 
 
 def parse_time(text: str) -> float:
@@ -106,75 +143,39 @@ def _ecs_slow(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# The fast path. Events of one kind have the same fields (and ``keibi.extra`` keys), so
-# the nesting is planned once per key set: the reference algorithm runs on placeholders
-# and the resulting tree becomes one generated dict display. A key set where a key would
-# descend into a value (``a`` then ``a.b``) depends on the values: it stays on the slow
-# path, as do key sets beyond the cache's bound.
+# The dict fast path (``to_ecs``, and ``dumps`` where no writer fits). Events of one kind
+# have the same fields (and ``keibi.extra`` keys), so the nesting is planned once per key
+# set (:func:`shapes.shape_tree`) and the tree becomes one generated dict display. A key
+# set where a key would descend into a value (``a`` then ``a.b``) depends on the values:
+# it stays on the slow path, as do key sets beyond the cache's bound.
 _PLAN_MAX = 2048
 _Build = Callable[[tuple[Any, ...]], dict[str, Any]]
 
 
-class _Slot:
-    __slots__ = ("expr",)
-
-    def __init__(self, expr: str) -> None:
-        self.expr = expr
-
-
-class _Unplannable(Exception):
-    pass
-
-
-def _place(out: dict[str, Any], key: str, slot: _Slot) -> None:
-    parts = key.split(".")
-    node = out
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            if child is not None:
-                raise _Unplannable  # descends into a value: value-dependent
-            child = node[part] = {}
-        node = child
-    node[parts[-1]] = slot
-
-
-def _display(tree: dict[str, Any]) -> str:
+def _display(tree: Tree, expr: Callable[[Leaf], str]) -> str:
     items = []
     for k, v in tree.items():
-        inner = _display(v) if isinstance(v, dict) else v.expr
+        inner = _display(v, expr) if isinstance(v, dict) else expr(v)
         items.append(f"{k!r}: {inner}")
     return "{" + ", ".join(items) + "}"
 
 
-def _tree(keys: tuple[str, ...], extra_keys: tuple[str, ...]) -> dict[str, Any]:
-    """The nested object of a key set, with slots for values (the reference order)."""
-    def value(i: int, key: str) -> _Slot:
-        v = f"v[{i}]"
-        if key == "keibi.alert.evidence":
-            return _Slot(f"_evidence({v})")
-        return _Slot(f"_t({v})" if key in TIME_FIELDS else v)
-
-    pos = {k: i for i, k in enumerate(keys)}
-    out: dict[str, Any] = {}
-    _place(out, "@timestamp", value(pos["@timestamp"], "@timestamp"))
-    kind = pos.get("event.kind")
-    _place(out, "event.kind", _Slot("'event'") if kind is None else value(kind, "event.kind"))
-    rest = [k for k in keys if k not in ("@timestamp", "event.kind", "keibi.extra",
-                                         "keibi.alert.evidence")]
-    if "keibi.alert.evidence" in pos:
-        rest.append("keibi.alert.evidence")
-    for k in rest:
-        _place(out, k, value(pos[k], k))
-    for j, k in enumerate(extra_keys):
-        i = len(keys) + j
-        _place(out, k, _Slot(f"_t(v[{i}])" if k in TIME_FIELDS else f"v[{i}]"))
-    return out
-
-
 def _plan(keys: tuple[str, ...], extra_keys: tuple[str, ...]) -> _Build:
     """The generated builder of one key set: a function of its values (raw, then extra)."""
-    src = f"def _build(v):\n    return {_display(_tree(keys, extra_keys))}\n"
+    pos = {k: i for i, k in enumerate(keys)}
+
+    def expr(leaf: Leaf) -> str:
+        if leaf.extra_index is not None:
+            v = f"v[{len(keys) + leaf.extra_index}]"
+        elif leaf.key not in pos:
+            return "'event'"  # event.kind left out: it holds the default
+        else:
+            v = f"v[{pos[leaf.key]}]"
+        if leaf.is_evidence:
+            return f"_evidence({v})"
+        return f"_t({v})" if leaf.is_time else v
+
+    src = f"def _build(v):\n    return {_display(shape_tree(keys, extra_keys), expr)}\n"
     scope: dict[str, Any] = {"_t": _time_value, "_evidence": _evidence}
     exec(compile(src, "<keibi-ecs-plan>", "exec"), scope)  # the code made above
     build: _Build = scope["_build"]
@@ -189,6 +190,12 @@ def _evidence(value: Any) -> Any:
 
 
 def _time_value(value: Any) -> Any:
+    """A time field's value as written: RFC 3339 for a number, anything else as it is."""
+    if type(value) is float:  # format_time, inlined for the common case
+        sec = value % 60.0
+        head = _MINUTE_TEXT.get(value - sec)
+        text = _WHOLE_SECOND.get(sec)
+        return head + text if head is not None and text is not None else _format_time(value)
     return format_time(float(value)) if isinstance(value, (float, int)) else value
 
 
@@ -205,7 +212,7 @@ def _plan_of(raw: dict[str, Any]) -> tuple[_Build | None, tuple[Any, ...]]:
             return None, ()
         try:
             plan = _plan(sig[0] if extra else sig, tuple(extra) if extra else ())
-        except _Unplannable:
+        except Unplannable:
             _PLANS[sig] = None
             return None, ()
         _PLANS[sig] = plan
@@ -267,27 +274,69 @@ _EVIDENCE_JSON: dict[int, tuple[Event, bytes]] = {}
 _EVIDENCE_JSON_MAX = 1024
 
 
-def _evidence_json(events: tuple[Event, ...]) -> msgspec.Raw:
+def _evidence_parts(events: Any) -> list[bytes]:
+    """The JSON of each evidence event (:func:`dumps`), in order.
+
+    Each event's JSON is cached by identity. An alert's events come in runs of one shape,
+    so the writer of the last one is tried first.
+    """
     cache = _EVIDENCE_JSON
-    parts = []
+    cached = cache.get
+    writers = _evidence_writers
+    parts: list[bytes] = []
+    add = parts.append
     for e in events:
-        hit = cache.get(id(e))
-        if hit is None or hit[0] is not e:
-            if len(cache) >= _EVIDENCE_JSON_MAX:
-                cache.clear()
-            hit = cache[id(e)] = (e, dumps(e))
-        parts.append(hit[1])
-    return msgspec.Raw(b"[" + b",".join(parts) + b"]")
+        hit = cached(id(e))
+        if hit is not None and hit[0] is e:
+            add(hit[1])
+            continue
+        try:
+            out = writers.last(e)
+            if out is None:
+                out = writers.write(e)
+        except Exception:  # the planned path decides: the same bytes, or its own error
+            out = None
+        if out is None:
+            out = _dumps_planned(e)
+        if len(cache) >= _EVIDENCE_JSON_MAX:
+            cache.clear()
+        cache[id(e)] = (e, out)
+        add(out)
+    return parts
 
 
-def dumps(event: Event) -> bytes:
-    """Canonical compact JSON of ``event`` (no trailing newline)."""
+def _evidence_json(events: Any) -> msgspec.Raw:
+    return msgspec.Raw(b"[" + b",".join(_evidence_parts(events)) + b"]")
+
+
+_writers = Writers(_time_value, _evidence_parts)  # alerts and lone events
+_evidence_writers = Writers(_time_value, _evidence_parts)  # the events in an alert
+
+
+def _dumps_planned(event: Event) -> bytes:
+    """:func:`dumps` by way of ``to_builtins`` and the nested dict (the reference bytes)."""
     evidence = event.alert_evidence
     if not evidence:
         return _encoder.encode(_ecs(msgspec.to_builtins(event)))
     raw = msgspec.to_builtins(msgspec.structs.replace(event, alert_evidence=None))
     raw["keibi.alert.evidence"] = _evidence_json(evidence)
     return _encoder.encode(_ecs(raw))
+
+
+def dumps(event: Event) -> bytes:
+    """Canonical compact JSON of ``event`` (no trailing newline).
+
+    The writer of the event's shape (:mod:`keibi.events.shapes`) makes the bytes; an event
+    it does not fit, or that it fails on, goes through :func:`_dumps_planned`, which makes
+    the same bytes (or raises the error the encoding has always raised).
+    """
+    try:
+        out = _writers.last(event)
+        if out is None:
+            out = _writers.write(event)
+    except Exception:  # the planned path decides: the same bytes, or its own error
+        out = None
+    return out if out is not None else _dumps_planned(event)
 
 
 def loads(data: bytes | str) -> Event:
