@@ -21,6 +21,8 @@ import msgspec
 import pytest
 
 from keibi.engine.compile import CompiledRule, NotEvaluable, compile_rule
+from keibi.engine.fields import getter
+from keibi.engine.ir import INT_FIELDS
 from keibi.engine.literals import Atom, Clauses, LiteralFilter, _field_of
 from keibi.engine.predicate import build, build_closures
 from keibi.engine.synth import prove
@@ -101,6 +103,12 @@ def corpus() -> list[Event]:
               process_command_line="/usr/bin/systemctl stop firewalld",
               message="bob : TTY=pts/0 ; COMMAND=/usr/bin/systemctl stop firewalld"),
         Event(timestamp=T0, dataset="keibi.syslog", message="segfault at 0 ip sp error 4"),
+        # a program some rule names as argument 0, here in another place
+        Event(timestamp=T0, dataset="keibi.audit", action="process-started",
+              category=("process",), type=("start",), process_executable="/usr/bin/ssh",
+              process_name="ssh", process_args=("ssh", "-p", "22", "uptime", "uname"),
+              process_command_line="ssh -p 22 uptime uname",
+              extra={"auditd.record_types": ["SYSCALL", "EXECVE"]}),
     ]
     for e in everyday:
         out += _variants(e, rng)
@@ -134,16 +142,47 @@ def test_generated_predicates_agree_with_closures_over_sigmahq_and_builtin_rules
     assert fired > 200  # not vacuous: the generated events fire their rules
 
 
+def test_tests_of_the_values_events_mostly_hold_agree_with_closures() -> None:
+    """One exact value of a routed field (or the outcome) is compared first as events hold
+    it; any other form of the value still gets the test proper."""
+    from keibi.engine.ir import And, FieldTest, Not
+    from keibi.engine.values import StrTest
+
+    def exact(field: str, value: str) -> FieldTest:
+        return FieldTest(field, StrTest(exact=frozenset({value})))
+
+    ir = And((exact("event.category", "process"), exact("event.action", "process-started"),
+              Not(exact("event.outcome", "failure"))))
+    odd = And((exact("event.category", "Process"), exact("event.action", "X")))  # not lower
+    generated, plain = build(ir), build_closures(ir)
+    generated_odd, plain_odd = build(odd), build_closures(odd)
+    categories: list[Any] = [("process",), ["process"], "PROCESS", ("Process",), "process",
+                             ("process", "x"), ("x", "process"), (), None, 1, [["process"]]]
+    actions: list[Any] = ["process-started", "PROCESS-STARTED", None, 5, ["process-started"],
+                          "X", "x"]
+    outcomes: list[Any] = ["failure", "FAILURE", "success", None, ("failure",), True]
+    hits = 0
+    for category in categories:
+        for action in actions:
+            for outcome in outcomes:
+                e = Event(timestamp=T0, category=category, action=action, outcome=outcome)
+                assert generated(e) == plain(e), e
+                assert generated_odd(e) == plain_odd(e), e
+                hits += generated(e)
+    assert hits > 10
+
+
 # -- the literal filter -------------------------------------------------------------------
 
 def _atom_holds(atom: Atom, event: Event) -> bool:
-    """The plain meaning of an atom (see :mod:`keibi.engine.literals`)."""
+    """The plain meaning of an atom (see :mod:`keibi.engine.literals`): on ``f[N]``, of
+    element N of list ``f`` (as predicates read it); a presence, of the whole field."""
     kind, field, lit = atom
-    value = event.get(_field_of(field))
+    if kind == "present":
+        return event.get(_field_of(field)) is not None
+    value = getter(field)(event)
     if value is None:
         return False
-    if kind == "present":
-        return True
     items = value if isinstance(value, tuple | list) else (value,)
     for v in items:
         text = as_text(v).lower()
@@ -157,6 +196,57 @@ def _atom_holds(atom: Atom, event: Event) -> bool:
 def reference_passing(gates: list[Clauses], event: Event) -> set[int]:
     return {n for n, cs in enumerate(gates)
             if cs and all(any(_atom_holds(a, event) for a in c) for c in cs)}
+
+
+def odd_events(gates: list[Clauses], base: list[Event], n: int, seed: int,
+               values: dict[str, set[str]] | None = None) -> list[Event]:
+    """``n`` events from ``base`` with some fields the clauses read (and the fields of
+    ``values``, with those values) set to odd values: their literals as they are,
+    upper-cased, inside longer texts, as list elements at random places (where positions
+    count), and numbers, booleans, empty and nested lists, None -- what the filter's memos
+    and fast paths must answer as the atoms do."""
+    rng = random.Random(seed)
+    literals: dict[str, list[str]] = {k: sorted(v) for k, v in (values or {}).items()}
+    for cs in gates:
+        for c in cs:
+            for _, field, lit in c:
+                literals.setdefault(_field_of(field), []).append(lit)
+    fields = sorted(literals)
+
+    def text(name: str) -> str:
+        lit = rng.choice(literals[name]) or "x"
+        return rng.choice([lit, lit.upper(), f"a {lit} b", f"/x/{lit}", lit[1:], "zz"])
+
+    def value(name: str) -> Any:
+        r = rng.random()
+        if r < 0.35:
+            return text(name)
+        if r < 0.7:  # a list, a literal anywhere in it
+            items: list[Any] = [text(name) for _ in range(rng.randint(0, 5))]
+            return tuple(items) if rng.random() < 0.7 else items
+        return rng.choice([0, 1, 22, True, False, 1.0, (), [], [["nested"]],
+                           ("a", 1), ["x", True], None, [text(name), [text(name)]]])
+
+    out = []
+    for _ in range(n):
+        event = rng.choice(base)
+        attrs: dict[str, Any] = {}
+        extra = dict(event.extra or {})
+        for name in rng.sample(fields, rng.randint(1, 4)):
+            if name in FIELD_ATTRS:
+                attrs[FIELD_ATTRS[name]] = value(name)
+            else:
+                extra[name] = value(name)
+        out.append(msgspec.structs.replace(event, **attrs, extra=extra or None))
+    return out
+
+
+def _nested(event: Event) -> bool:
+    """Whether a list of the event holds a list (the filter then lets a positional atom
+    of that element pass: a superset, as a predicate tests each of its elements)."""
+    values = [*msgspec.structs.astuple(event), *(event.extra or {}).values()]
+    return any(isinstance(v, tuple | list) and any(isinstance(x, tuple | list) for x in v)
+               for v in values)
 
 
 def test_filter_says_which_rules_pass_as_the_atoms_do() -> None:
@@ -173,6 +263,100 @@ def test_filter_says_which_rules_pass_as_the_atoms_do() -> None:
             assert got == reference_passing(lf.clauses, event), event
             seen += len(got)
     assert seen > 500
+
+
+def test_filter_answers_odd_values_as_the_atoms_do() -> None:
+    """Random odd values on the fields the clauses read, twice (computed, then from the
+    memos): the filter, a selector over every rule, and one told the index fields' answer
+    say what the atoms say (a superset where a list holds a list)."""
+    rules = [cr.clauses for cr in compiled_rules()]
+    lf = LiteralFilter(rules)
+    events = odd_events(lf.clauses, corpus(), 2000, seed=5)
+    nums = list(range(len(rules)))
+    every = lf.selector(nums, nums)
+    known = ("event.action", "process.name")
+    told = lf.selector(nums, nums, known=known)
+    passed = 0
+    for _ in range(2):  # computed, then from the memos
+        for event in events:
+            want = reference_passing(lf.clauses, event)
+            got = lf.passing(event)
+            assert want <= got, event
+            assert got == want or _nested(event), event
+            selected = set(every(event))
+            assert selected == got | lf.ungated, event
+            m = 0
+            for f in known:
+                m |= lf.value_mask(f, event.get(f))
+            assert set(told(event, m)) == selected, event
+            passed += len(want)
+    assert passed > 1000
+
+
+def test_a_bound_selector_answers_as_the_plain_one() -> None:
+    """Rules reading attribute texts only (keyword rules: a message's words) get a
+    selector remembering its answer per tuple of values, one set per index key: over
+    odd values, seen once and again, it answers as the plain selector does."""
+    rules = [cr.clauses for cr in compiled_rules()]
+    lf = LiteralFilter(rules)
+    texts = [n for n, cs in enumerate(lf.clauses)
+             if cs and all(_field_of(f) in FIELD_ATTRS and _field_of(f) not in INT_FIELDS
+                           for c in cs for _, f, _ in c)]
+    plain = lf.selector(texts, texts)
+    assert "BOUND" in plain.__globals__
+    known = lf.value_mask("event.action", "ssh-login")
+    bound, other = lf.bind(plain, known), lf.bind(plain, 0)
+    base = [e for e in corpus() if not e.extra]
+    events = odd_events([lf.clauses[n] for n in texts], base, 2000, seed=3)
+    selected = 0
+    for _ in range(2):
+        for event in events:
+            want = plain(event, known)
+            assert bound(event) == want, event
+            assert other(event) == plain(event, 0), event
+            selected += len(want)
+    assert selected > 500
+    assert lf._selections  # answered from the tuples the second time
+
+
+def test_a_bound_selector_never_takes_equal_values_of_other_texts_for_each_other() -> None:
+    """``1 == True == 1.0``, but their texts differ: a value is remembered only when it is
+    a text (or tuple of texts) its field remembers."""
+    msg = "message"
+    gates: list[Clauses] = [(frozenset({("exact", msg, "1")}),),
+                            (frozenset({("exact", msg, "true")}),),
+                            (frozenset({("exact", msg, "1.5")}),),
+                            (frozenset({("exact", "user.name", "root")}),)]
+    lf = LiteralFilter(gates)
+    plain = lf.selector([0, 1, 2, 3], [0, 1, 2, 3])
+    bound = lf.bind(plain, 0)
+    for _ in range(2):
+        for value in (1, True, 1.0, "1", "true", "TRUE", 1.5, "1.5", ("1",), ["1"]):
+            e = Event(timestamp=T0, message=value, user_name="root")  # type: ignore[arg-type]
+            assert bound(e) == plain(e, 0), value
+    assert bound(Event(timestamp=T0, message=True)) == (1,)  # type: ignore[arg-type]
+    assert bound(Event(timestamp=T0, message=1)) == (0,)  # type: ignore[arg-type]
+
+
+def test_positions_count_where_a_rule_names_one() -> None:
+    """An atom on ``process.args[0]`` holds for element 0 only; one on the whole list, for
+    any element; a list is answered whole from the memo, positions included."""
+    args = "process.args"
+    lf = LiteralFilter([frozenset({("exact", f"{args}[0]", "grep")}),
+                        frozenset({("exact", args, "grep")}),
+                        frozenset({("suffix", f"{args}[2]", ".zip")})])
+
+    def passing(value: Any) -> set[int]:
+        return lf.passing(Event(timestamp=T0, process_args=value))
+
+    for _ in range(2):
+        assert passing(("grep", "-r", "x")) == {0, 1}
+        assert passing(("ssh", "grep")) == {1}
+        assert passing(["GREP", "a", "b.ZIP"]) == {0, 1, 2}
+        assert passing(("a", "b")) == set()
+        assert passing("grep") == {1}  # a text: no element 0
+        assert passing([["grep"], "x"]) == {0}  # a list there: it may hold it
+        assert passing(("a", "b", 7)) == set()
 
 
 def test_filter_never_gates_out_a_matching_event() -> None:

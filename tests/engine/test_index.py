@@ -66,6 +66,26 @@ def test_memo_is_bounded(tmp_path: Path) -> None:
     assert index.candidates(Event(timestamp=T0, action="a", dataset="keibi.auth")) == (rule,)
 
 
+def test_an_unhashable_key_is_routed_as_its_hashable_twin(tmp_path: Path) -> None:
+    """An index field holding a list (where events hold a tuple) is routed, not
+    remembered, and answered as the tuple would be."""
+    rules = [compile_rule(r) for r in write_rules(
+        tmp_path,
+        sigma_rule("sel:\n  event.category: process\n  process.name: curl\ncondition: sel",
+                   logsource="product: linux", rule_id=f"{ID}0"),
+        sigma_rule("sel:\n  event.category: network\ncondition: sel",
+                   logsource="product: linux", rule_id=f"{ID}1"),
+    )]
+    index = RuleIndex([(r.requires, i) for i, r in enumerate(rules)])
+    for _ in range(2):
+        listed = index.candidates(Event(timestamp=T0, process_name="curl",
+                                        category=["process"]))  # type: ignore[arg-type]
+        assert listed == index.candidates(Event(timestamp=T0, process_name="curl",
+                                                category=("process",))) == (0,)
+        assert index.candidates(Event(timestamp=T0, category=[["network"]])) == ()  # type: ignore[arg-type]
+    assert index.stats()["memo"] == 1
+
+
 def test_process_rules_are_indexed_by_name_or_category(tmp_path: Path) -> None:
     """Rules naming only a program, or only a category (a LIST field: an event may hold
     both of two required categories), never meet auth events, and never miss theirs."""

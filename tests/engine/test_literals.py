@@ -49,10 +49,11 @@ def test_clauses_shapes() -> None:
     assert clauses(And((euid, b64, curl))) == (
         {("suffix", EXE, "/curl")}, {("contains", CMD, "base64")},
         {("present", CMD, "")})
-    # OR: the union of the arguments' first clauses, then of their second ones
+    # OR: the union of the arguments' first clauses, then of their second ones -- an
+    # argument's weak clause (a mere presence) replaced by its first one: the third union
+    # is the first again
     assert clauses(Or((And((curl, b64)), euid))) == (
-        {("suffix", EXE, "/curl")} | present, {("contains", CMD, "base64")} | present,
-        {("present", CMD, "")} | present)
+        {("suffix", EXE, "/curl")} | present, {("contains", CMD, "base64")} | present)
     assert clauses(Or((curl, Not(b64)))) == ()
     # routing fields and fields every event of a source has give no clause
     assert clauses(FieldTest("event.category", StrTest(exact=frozenset({"process"})))) == ()
@@ -62,6 +63,36 @@ def test_clauses_shapes() -> None:
         {("present", "process.pid", "")},)
     assert clauses(Keyword(StrTest(contains=("segfault",))))[0] == {
         ("contains", "message", "segfault"), ("contains", "event.original", "segfault")}
+
+
+def test_an_or_argument_lends_its_first_clause_where_its_next_one_is_weak() -> None:
+    """``type: EXECVE and a0: uname`` or ``a0: grep and a1|contains: vm``: the second
+    union takes ``a0: uname`` again rather than the EXECVE record every execve event
+    holds, so ``grep -r x`` is gated out by it."""
+    a0, a1, types = "process.args[0]", "process.args[1]", "auditd.record_types"
+    execve = FieldTest(types, StrTest(exact=frozenset({"execve"})))
+    uname = FieldTest(a0, StrTest(exact=frozenset({"uname"})))
+    grep = FieldTest(a0, StrTest(exact=frozenset({"grep"})))
+    vm = FieldTest(a1, StrTest(contains=("vm",)))
+    got = clauses(Or((And((execve, uname)), And((grep, vm)))))
+    assert got == ({("exact", a0, "uname"), ("exact", a0, "grep")},
+                   {("exact", a0, "uname"), ("contains", a1, "vm")})
+    lf = LiteralFilter([got])
+    assert lf.passing(Event(timestamp=0.0, process_args=("grep", "-r", "x"))) == set()
+    assert lf.passing(Event(timestamp=0.0, process_args=("grep", "vmstat"))) == {0}
+    assert lf.passing(Event(timestamp=0.0, process_args=("uname", "-a"))) == {0}
+
+
+def test_clauses_on_fields_most_events_share_a_value_of_are_left_out() -> None:
+    """A record type is left out where a literal clause stays (every EXECVE event holds
+    an EXECVE record); a rule's only clauses stay."""
+    types, exe = "auditd.record_types", "process.executable"
+    execve = frozenset({("exact", types, "execve")})
+    curl = frozenset({("suffix", exe, "/curl")})
+    present = frozenset({("present", exe, "")})
+    others = [(frozenset({("suffix", exe, f"/x{i}")}),) for i in range(2)]  # exe: not rare
+    lf = LiteralFilter([(curl, execve), (execve,), (execve, present), *others])
+    assert lf.clauses[:3] == [(curl,), (execve,), (execve, present)]
 
 
 @pytest.mark.parametrize(("pattern", "atom"), [

@@ -14,9 +14,11 @@ import pytest
 
 from keibi.engine.compile import NotEvaluable, compile_rule
 from keibi.engine.engine import Engine
+from keibi.engine.index import INDEX_FIELDS, RuleIndex
 from keibi.engine.synth import solutions
 from keibi.events.model import Event
 from keibi.rules.loader import LoadedRule, builtin_rules_dir, load_rules
+from tests.engine.test_codegen import compiled_rules, corpus, odd_events
 from tests.rules.sigmahq import sigmahq_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -65,3 +67,26 @@ def test_engine_fires_exactly_what_brute_force_matches(rules: list[LoadedRule]) 
     assert engine.stats()["index"]["literal_filters"] > 0  # the prefilter was in play
     assert not missed, f"{len(missed)} matches hidden by routing, e.g. {missed[:3]}"
     assert not extra, f"{len(extra)} firings without a match, e.g. {extra[:3]}"
+
+
+def test_the_index_never_hides_a_rule_from_odd_events() -> None:
+    """Random odd values (see :func:`tests.engine.test_codegen.odd_events`) on the index
+    fields and on every field a literal gate reads, each event routed twice (its key
+    computed, then remembered): every rule whose predicate holds is a candidate."""
+    rules = compiled_rules()
+    index = RuleIndex([(cr.requires, n) for n, cr in enumerate(rules)],
+                      gates=[cr.clauses for cr in rules])
+    routed: dict[str, set[str]] = {f: set() for f in INDEX_FIELDS}
+    for cr in rules:
+        for f in INDEX_FIELDS:
+            routed[f] |= cr.requires.get(f, frozenset())
+    events = odd_events([cr.clauses for cr in rules], corpus(), 3000, seed=9, values=routed)
+    matched = 0
+    for _ in range(2):
+        for event in events:
+            found = set(index.candidates(event))
+            want = {n for n, cr in enumerate(rules) if cr.predicate(event)}
+            assert want <= found, (event, [rules[n].id for n in want - found])
+            matched += len(want)
+    assert index.stats()["literal_filters"] > 0
+    assert matched > 500

@@ -10,7 +10,10 @@ its own values (any element, for a list field) that it also holds a required val
 every other index field for (a rule filed under its action may require its dataset and
 category too), plus the unindexed ones, in rule order. Candidate lists are memoised per
 distinct combination of those values, so an event that no rule can match costs one
-tuple and one dict lookup.
+tuple and one dict lookup. :attr:`RuleIndex.candidates` is a generated function reading
+the key's fields as plain attribute reads (an ``attrgetter`` call costs more than the
+whole memo lookup); a key with an unhashable value (a list where events hold a tuple)
+is computed each time, never remembered.
 
 Values are compared as the predicates compare them (:func:`keibi.engine.values.as_text`,
 lower-cased), so the index never hides a rule from an event it could match.
@@ -22,15 +25,17 @@ such conditions ANDed) sit behind a selector of the index's one
 gates read: an event meets a gated rule only when the rule's gate holds (for lists with
 at least :data:`GATED_MIN` gated rules; a few rules are cheaper to test than to filter).
 Every selector shares the filter's per-field answers, and remembers the candidates per
-set of clauses that hold. This is what keeps the per-event cost nearly flat as
-SigmaHQ-style rules (same category, different programs and command lines) are added.
+set of clauses that hold; a key's selector is bound to the answer of the key's own fields
+(:meth:`~keibi.engine.literals.LiteralFilter.bind`), and where it reads attribute texts
+only (an auth or syslog event's message) remembers its answer per tuple of their values.
+This is what keeps the per-event cost nearly flat as SigmaHQ-style rules (same category,
+different programs and command lines) are added.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from operator import attrgetter
-from types import FunctionType
 from typing import Any, Generic, TypeVar
 
 from keibi.engine.ir import Requirements
@@ -41,6 +46,8 @@ from keibi.events.model import FIELD_ATTRS, Event
 T = TypeVar("T")
 #: an event -> the candidates to test (a candidate list behind its literal gates)
 Selector = Callable[..., tuple[T, ...]]
+#: what a key routes to: (its selector, None), or (None, its candidates)
+Routed = tuple[Selector[T], None] | tuple[None, tuple[T, ...]]
 
 INDEX_FIELDS: tuple[str, ...] = ("event.action", "event.dataset", "process.name",
                                  "event.category")
@@ -78,7 +85,8 @@ class RuleIndex(Generic[T]):
     """Items (rules, or whatever runs them) filed by the values their rules require.
 
     ``entries`` pairs each item with its rule's requirements
-    (:attr:`keibi.engine.compile.CompiledRule.requires`); candidates keep entry order.
+    (:attr:`keibi.engine.compile.CompiledRule.requires`); :attr:`candidates` (``event``
+    -> the items it must be tested against, possibly none) keeps entry order.
     ``gates``, when given, holds each entry's literal gate
     (:attr:`keibi.engine.compile.CompiledRule.gate`, None: ungated) or clauses
     (:attr:`keibi.engine.compile.CompiledRule.clauses`, empty: ungated).
@@ -90,7 +98,6 @@ class RuleIndex(Generic[T]):
         if not fields or any(f not in FIELD_ATTRS for f in fields):
             raise ValueError("index fields must be Event attribute fields")
         self.fields = fields
-        self._key = attrgetter(*(FIELD_ATTRS[f] for f in fields))
         self._by_value: list[dict[str, list[int]]] = [{} for _ in fields]
         self._items = [item for _, item in entries]
         self.unindexed: list[int] = []
@@ -114,10 +121,42 @@ class RuleIndex(Generic[T]):
         self._filter = LiteralFilter(gates if gates is not None else [None] * len(entries))
         # a candidate list's selector, shared by the keys that have that list
         self._gated: dict[tuple[int, ...], Selector[T]] = {}
-        self._memo: dict[Any, tuple[T, ...] | Selector[T]] = {}
+        #: key -> (its selector, None) or (None, its candidates)
+        self._memo: dict[Any, Routed[T]] = {}
+        self.candidates: Callable[[Event], tuple[T, ...]] = self._candidates_function()
 
-    def _compute(self, key: Any) -> tuple[T, ...] | Selector[T]:
-        values = key if len(self.fields) > 1 else (key,)
+    def _candidates_function(self) -> Callable[[Event], tuple[T, ...]]:
+        """The function behind :attr:`candidates`: the key read attribute by attribute
+        (plain attribute reads: an ``attrgetter`` costs more than the rest of the lookup),
+        then the memo; a missing key is computed (and remembered), an unhashable one (a
+        list where a tuple belongs) computed each time."""
+        attrs = [FIELD_ATTRS[f] for f in self.fields]
+        assert all(a.isidentifier() for a in attrs)
+        lines = ["def candidates(e):",
+                 f"    k = ({', '.join(f'e.{a}' for a in attrs)},)",
+                 "    try:",
+                 "        s, r = MEMO[k]",
+                 "    except KeyError:",
+                 "        s, r = REMEMBER(k)",
+                 "    except TypeError:  # an unhashable value",
+                 "        s, r = COMPUTE(k)",
+                 "    if s is None:",
+                 "        return r",
+                 "    return s(e)"]
+        ns: dict[str, Any] = {"MEMO": self._memo, "REMEMBER": self._remember,
+                              "COMPUTE": self._compute}
+        exec(compile("\n".join(lines), "<keibi-index>", "exec"), ns)
+        fn: Callable[[Event], tuple[T, ...]] = ns["candidates"]
+        fn.__doc__ = "The rules ``e`` must be tested against (possibly none)."
+        return fn
+
+    def _remember(self, key: tuple[Any, ...]) -> Routed[T]:
+        if len(self._memo) >= MEMO_LIMIT:
+            self._memo.clear()
+        found = self._memo[key] = self._compute(key)
+        return found
+
+    def _compute(self, values: tuple[Any, ...]) -> Routed[T]:
         texts = [None if v is None else _texts(v) for v in values]
         found = set(self.unindexed)
         for table, text in zip(self._by_value, texts, strict=True):
@@ -128,7 +167,7 @@ class RuleIndex(Generic[T]):
         requires = self._requires
         nums = tuple(sorted(n for n in found if _meets(requires[n], texts)))
         if sum(self._gated_entries[n] for n in nums) < GATED_MIN:
-            return tuple(self._items[n] for n in nums)
+            return None, tuple(self._items[n] for n in nums)
         gated = self._gated.get(nums)
         if gated is None:
             if len(self._gated) >= GATED_LIMIT:
@@ -139,19 +178,7 @@ class RuleIndex(Generic[T]):
         known = 0
         for f, v in zip(self.fields, values, strict=True):
             known |= self._filter.value_mask(f, v)
-        return FunctionType(gated.__code__, gated.__globals__, None, (known,))
-
-    def candidates(self, event: Event) -> tuple[T, ...]:
-        """The rules ``event`` must be tested against (possibly none)."""
-        key = self._key(event)
-        found = self._memo.get(key)
-        if found is None:
-            if len(self._memo) >= MEMO_LIMIT:
-                self._memo.clear()
-            found = self._memo[key] = self._compute(key)
-        if type(found) is tuple:
-            return found
-        return found(event)  # type: ignore[operator]
+        return self._filter.bind(gated, known), None
 
     def prefilter(self) -> Prefilter:
         """The test "can any rule match this event", as a plain picklable value."""

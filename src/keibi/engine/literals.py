@@ -15,8 +15,10 @@ suffixes by hashed slices, substrings word by word (a command line is new, its w
 not) and within a new word by hashed 3-grams, so the cost grows with the length of the
 event's values, not with the number of rules. The answer is a bit mask (bit n: clause n
 holds); per-field answers are memoised by value, so repeated executables, parents and
-argument lists cost one lookup, and the code reading the fields is generated: one
-straight line per field.
+argument lists cost one lookup (a subscript), and the code reading the fields is
+generated: one straight line per field. An atom on one element of a list
+(``process.args[0]``, Sigma's auditd ``a0``) holds for that element only: a list is
+answered whole from its memo, positions included, so being exact costs nothing per event.
 
 How a gate is derived (all literals lower-cased, as the predicates compare):
 
@@ -25,16 +27,25 @@ How a gate is derived (all literals lower-cased, as the predicates compare):
   else its longest one (substring); a ``|re`` gives the longest literal every match
   must contain, when its parse tree has one;
 * AND: the cheapest gated argument's gate (any one of them is necessary);
-* OR: the union of the arguments' gates (none if any argument has none);
+* OR: the union of the arguments' gates (none if any argument has none); of clauses,
+  the union of one clause of each argument, several times (an argument lends its first
+  clause again where its next one is weak: a presence, an auditd record type);
 * NOT, numbers, CIDRs, null/exists, field references: no gate.
 
 Atoms on the coarse routing fields (``event.category``, ``event.dataset``...) are left
 out: the index already routes by them, so nearly every candidate event would pass them.
-``event.action`` stays: a rule filed under its dataset may still name actions.
+``event.action`` stays: a rule filed under its dataset may still name actions. The
+filter also leaves out a rule's clauses on fields few rules read, or on fields most events
+of their source share (:data:`WEAK_FIELDS`), where a literal clause stays.
+
+Memo keys are values as events hold them: texts and tuples of texts (no number equals
+one: ``1 == True``, but neither equals ``"1"``), so a value equal to a remembered one has
+its text (as plain ``str`` values, which msgspec decodes, do).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Collection, Sequence
 from re import _parser as sre  # type: ignore[attr-defined]
@@ -282,14 +293,32 @@ def clauses(node: Node) -> Clauses:
         each = [clauses(a) for a in node.args]
         if not all(each):
             return ()
-        return _best([frozenset().union(*(c[min(k, len(c) - 1)] for c in each))
+        return _best([frozenset().union(*(_pick(c, k) for c in each))
                       for k in range(max(map(len, each)))])
     return ()
+
+
+def _weak(clause: frozenset[Atom]) -> bool:
+    """Whether most events of a source hold a clause (a field's presence, a field whose
+    values most events of their source share)."""
+    return any(k == "present" or _field_of(f) in WEAK_FIELDS for k, f, _ in clause)
+
+
+def _pick(found: Clauses, k: int) -> frozenset[Atom]:
+    """An OR argument's share of the OR's k-th clause: its k-th clause (its last one, if
+    it has fewer), or its first one where that is weak and the first is not (every clause
+    of the argument holds for all its matches: any choice is sound, a weak one merely lets
+    every event through)."""
+    clause = found[min(k, len(found) - 1)]
+    return found[0] if _weak(clause) and not _weak(found[0]) else clause
 
 
 # -- the filter -------------------------------------------------------------------------
 
 Verify = tuple[tuple[str, int], ...]  # (literal, its bit): holds if the literal is in the text
+#: an atom filed under its field: (kind, literal, its clause's bit, the list position it
+#: names, None: the whole field)
+FieldAtom = tuple[str, str, int, int | None]
 
 
 class _Field:
@@ -304,7 +333,7 @@ class _Field:
     Within a new word, pieces are found by hashed 3-grams (shorter ones by scanning).
     """
 
-    def __init__(self, name: str, atoms: Sequence[tuple[str, str, int]]) -> None:
+    def __init__(self, name: str, atoms: Sequence[FieldAtom]) -> None:
         self.name = name
         self.exact: dict[str, int] = {}
         affix: dict[str, dict[int, dict[str, list[tuple[str, int]]]]] = {
@@ -314,9 +343,15 @@ class _Field:
         self.loose: Verify = ()
         #: bits of the clauses that only need a value on this field
         self.present = 0
-        for kind, lit, n in atoms:
+        #: every bit an atom here may set
+        self.every = 0
+        by_position: dict[int, list[FieldAtom]] = {}
+        for kind, lit, n, position in atoms:
             bit = 1 << n
-            if kind == "present":
+            self.every |= bit
+            if position is not None and kind != "present":
+                by_position.setdefault(position, []).append((kind, lit, n, None))
+            elif kind == "present":
                 self.present |= bit
             elif kind == "exact":
                 self.exact[lit] = self.exact.get(lit, 0) | bit
@@ -335,9 +370,12 @@ class _Field:
         self.prefixes = sorted(affix["prefix"].items())
         self.suffixes = sorted(affix["suffix"].items())
         self.contains = bool(pieces or self.loose)
+        #: the atoms on one element of a list (``process.args[0]``), per position: looked
+        #: at in that element only, when the list is (:meth:`value`)
+        self.positions = {p: _Field(f"{name}[{p}]", a) for p, a in sorted(by_position.items())}
         #: whether only presence counts here (no value needs looking at)
         self.presence_only = not (self.exact or self.prefixes or self.suffixes
-                                  or self.contains)
+                                  or self.contains or self.positions)
         counts: dict[str, int] = {}
         for piece, _ in pieces:
             for i in range(len(piece) - GRAM + 1):
@@ -417,7 +455,8 @@ class _Field:
         return found
 
     def value(self, value: Any) -> int:
-        """The mask of an event value (not None): of a list, the union over its elements."""
+        """The mask of an event value (not None): of a list, the union over its elements,
+        and the masks of its elements at the positions atoms name."""
         kind = type(value)
         if kind is str:
             return self.text(value)
@@ -450,6 +489,8 @@ class _Field:
                     # their texts differ
                     plain = False
                     mask |= text(as_text(v))
+            if self.positions:
+                mask |= self._positions(value)
             if plain and key is not None and size <= MEMO_LIST_TEXT:
                 if len(self.memo) >= MEMO_LIMIT:
                     self.memo.clear()
@@ -457,20 +498,45 @@ class _Field:
             return mask
         return self.text(as_text(value))
 
+    def _positions(self, value: Sequence[Any]) -> int:
+        """The mask of the atoms on the elements of list ``value`` at their positions (a
+        list within the list: every bit of that position, as a predicate tests each of
+        its elements)."""
+        mask = 0
+        for p, field in self.positions.items():
+            if p >= len(value):
+                break
+            v = value[p]
+            if type(v) is str:
+                mask |= field.text(v)
+            elif isinstance(v, _SEQUENCES):
+                mask |= field.every
+            else:
+                mask |= field.text(as_text(v))
+        return mask
+
 
 def _field_of(name: str) -> str:
-    """``process.args[2]`` -> ``process.args``: a literal in one element is in some
-    element (one scan of the list serves every position)."""
+    """``process.args[2]`` -> ``process.args``: the list field an element is read from
+    (one read of the list serves every position)."""
     m = _INDEXED.fullmatch(name)
     return m.group(1) if m is not None else name
 
 
-_INDEXED = re.compile(r"(.+)\[\d+\]")
+def _position(name: str) -> int | None:
+    """``process.args[2]`` -> 2 (None: a whole field)."""
+    m = _INDEXED.fullmatch(name)
+    return int(m.group(2)) if m is not None else None
+
+
+_INDEXED = re.compile(r"(.+)\[(\d+)\]")
 WORD_MEMO_LIMIT = 8192
 #: lists of strings (argument vectors, record types) are remembered up to this size
 MEMO_LIST_TEXT = 4 * MEMO_TEXT
 #: answers remembered per selection (a set of passing rules -> the rules to test)
 SELECT_LIMIT = 1024
+#: answers remembered per tuple of values, over all the selectors of a filter
+SELECTIONS_LIMIT = 8192
 #: ``extra`` fields a generated function reads one by one; with more, it walks the
 #: event's ``extra`` instead (events hold a few of them)
 EXTRA_INLINE = 4
@@ -493,7 +559,8 @@ def _as_clauses(g: Gate | Clauses) -> Clauses:
 
 
 def _prune(rules: list[Clauses]) -> list[Clauses]:
-    """The rules' clauses without those on fields few rules read, where a rule has another
+    """The rules' clauses without those on fields few rules read, or on fields most events
+    of their source share a value of (auditd's record types), where a rule has another
     literal clause (any clause may go: the rest still holds for every match)."""
     users: dict[str, int] = {}
     for cs in rules:
@@ -501,13 +568,15 @@ def _prune(rules: list[Clauses]) -> list[Clauses]:
             users[name] = users.get(name, 0) + 1
 
     def common(clause: frozenset[Atom]) -> bool:
+        if all(_field_of(f) in WEAK_FIELDS for _, f, _ in clause):
+            return False  # every EXECVE event holds an EXECVE record
         return all(k == "present" or _field_of(f) not in FIELD_ATTRS
                    or users[_field_of(f)] >= RARE_FIELD for k, f, _ in clause)
 
     def pruned(cs: Clauses) -> Clauses:
         kept = tuple(c for c in cs if common(c))
         # only where a literal clause stays: a field's mere presence lets most events by
-        if kept and min(map(_cost, kept)) < _KIND_COST["present"]:
+        if any(not _weak(c) for c in kept):
             return kept
         return cs
 
@@ -526,7 +595,7 @@ class LiteralFilter:
     """
 
     def __init__(self, gates: Sequence[Gate | Clauses]) -> None:
-        by_field: dict[str, list[tuple[str, str, int]]] = {}
+        by_field: dict[str, list[FieldAtom]] = {}
         #: per rule: the bits of its clauses (0: ungated), and the fields they read
         self._clauses: list[int] = []
         self._rule_fields: list[frozenset[str]] = []
@@ -543,7 +612,8 @@ class LiteralFilter:
             shared, key=lambda c: (-_cost(c), -shared[c], sorted(c))))}
         for c, bit in bits.items():
             for kind, field, lit in c:
-                by_field.setdefault(_field_of(field), []).append((kind, lit, bit))
+                by_field.setdefault(_field_of(field), []).append(
+                    (kind, lit, bit, _position(field)))
         for cs in self.clauses:
             mask = 0
             for c in cs:
@@ -553,15 +623,25 @@ class LiteralFilter:
         self.ungated = frozenset(n for n, m in enumerate(self._clauses) if not m)
         self.fields = {name: _Field(name, atoms) for name, atoms in sorted(by_field.items())}
         self._code: dict[str, CodeType] = {}
+        #: answers of bound selectors (:meth:`bind`), per (key number, values read)
+        self._selections: dict[tuple[Any, ...], Any] = {}
+        self._keys = itertools.count(1)
         self.mask: Callable[[Any], int] = self._generate(sorted(self.fields), ["    return m"],
                                                          {})
 
     def _generate(self, names: Sequence[str], tail: list[str], ns: dict[str, Any]) -> Any:
         """A function of an event: the union of the masks of fields ``names`` in ``m``,
         then ``tail``. Only attribute names appear in its source; field names and tables
-        are bound constants."""
+        are bound constants.
+
+        A value is looked up in its field's memo as it is (a subscript: a value seen
+        before costs no call): the memos hold texts and tuples of texts only, which no
+        number equals (``1 == True``, but neither equals ``"1"``); a value not there, or
+        unhashable (a list), is computed. Integers have a memo of their own, looked up by
+        exact type.
+        """
         lines = ["def f(e, m=0):"]  # m: the mask of fields the caller knows
-        extra = []
+        extra: list[_Field] = []
         for i, name in enumerate(names):
             f = self.fields[name]
             attr = FIELD_ATTRS.get(name)
@@ -575,61 +655,61 @@ class LiteralFilter:
                           f"        m |= P{i}"]
                 continue
             ns[f"M{i}"], ns[f"V{i}"] = f.memo, f.value
+            lines += [f"    v = e.{attr}", "    if v is not None:"]
             if name in INT_FIELDS:
                 ns[f"I{i}"] = f.numbers
-                lines += [f"    v = e.{attr}",
-                          "    if v is not None:",
-                          f"        r = I{i}.get(v) if type(v) is int else None",
+                lines += [f"        r = I{i}.get(v) if type(v) is int else None",
                           "        if r is None:",
                           f"            r = V{i}(v)",
                           "        m |= r"]
-                continue
-            if name in LIST_ATTRS:  # a tuple: remembered whole (see _Field.value)
-                lines += [f"    v = e.{attr}",
-                          "    if v is not None:",
-                          "        try:",
-                          f"            r = M{i}.get(v)",
-                          "        except TypeError:  # an unhashable element",
-                          "            r = None",
-                          "        if r is None:",
-                          f"            r = V{i}(v)",
-                          "        m |= r"]
-                continue
-            lines += [f"    v = e.{attr}",
-                      "    if v is not None:",
-                      f"        r = M{i}.get(v) if type(v) is str else None",
-                      "        if r is None:",
-                      f"            r = V{i}(v)",
-                      "        m |= r"]
-        if extra:
-            lines += ["    x = e.extra", "    if x:"]
-            if len(extra) <= EXTRA_INLINE:
-                for j, f in enumerate(extra):
-                    ns[f"N{j}"], ns[f"XM{j}"], ns[f"XV{j}"] = f.name, f.memo, f.value
-                    lines += [f"        v = x.get(N{j})",
-                              "        if v is not None:",
-                              f"            r = XM{j}.get(v) if type(v) is str else None",
-                              "            if r is None:",
-                              f"                r = XV{j}(v)",
-                              "            m |= r"]
             else:
-                ns["XF"] = {f.name: (f.memo, f.value) for f in extra}
-                lines += ["        for k, v in x.items():",
-                          "            g = XF.get(k)",
-                          "            if g is not None and v is not None:",
-                          "                r = g[0].get(v) if type(v) is str else None",
-                          "                if r is None:",
-                          "                    r = g[1](v)",
-                          "                m |= r"]
-        source = "\n".join(lines + tail)
+                lines += ["        try:",
+                          f"            m |= M{i}[v]",
+                          "        except (KeyError, TypeError):  # new, or unhashable",
+                          f"            m |= V{i}(v)"]
+        if extra:
+            lines += ["    x = e.extra", "    if x:", *self._extra_lines(extra, ns)]
+        return self._function(lines + tail, ns, "f", (0,))
+
+    def _extra_lines(self, extra: list[_Field], ns: dict[str, Any]) -> list[str]:
+        """Lines ORing into ``m`` the masks of the ``extra`` fields (``x``, not empty):
+        each one looked up when there are a few, else the event's own ``extra`` walked.
+        A list is looked up as a tuple (the memo holds lists of texts so)."""
+        lookup = ["if type(v) is list:",
+                  "    v = tuple(v)",
+                  "try:",
+                  "    m |= {memo}[v]",
+                  "except (KeyError, TypeError):  # new, None, or an unhashable element",
+                  "    if v is not None:",
+                  "        m |= {value}(v)"]
+        lines: list[str] = []
+        if len(extra) <= EXTRA_INLINE:
+            for j, f in enumerate(extra):
+                ns[f"N{j}"], ns[f"XM{j}"], ns[f"XV{j}"] = f.name, f.memo, f.value
+                lines += [f"        v = x.get(N{j})", "        if v is not None:"]
+                lines += ["            " + s.format(memo=f"XM{j}", value=f"XV{j}")
+                          for s in lookup]
+            return lines
+        ns["XM"] = {f.name: f.memo for f in extra}
+        ns["XV"] = {f.name: f.value for f in extra}
+        lines += ["        for n, v in x.items():",
+                  "            g = XM.get(n)",
+                  "            if g is not None:"]
+        return lines + ["                " + s.format(memo="g", value="XV[n]") for s in lookup]
+
+    def _function(self, lines: list[str], ns: dict[str, Any], name: str,
+                  defaults: tuple[Any, ...] | None) -> Any:
+        """The function ``name`` defined by ``lines`` in namespace ``ns`` (functions with
+        the same source share their code)."""
+        source = "\n".join(lines)
         code = self._code.get(source)  # selectors reading the same fields share code
         if code is None:
             exec(compile(source, "<keibi-literal-filter>", "exec"), ns)
             if len(self._code) >= SELECT_LIMIT:
                 self._code.clear()
-            self._code[source] = ns["f"].__code__
-            return ns["f"]
-        return FunctionType(code, ns, None, (0,))
+            self._code[source] = ns[name].__code__
+            return ns[name]
+        return FunctionType(code, ns, None, defaults)
 
     def passing(self, event: Any) -> set[int]:
         """Numbers of the gated rules whose gate holds for ``event``."""
@@ -668,17 +748,71 @@ class LiteralFilter:
             memo[mask] = found
             return found
 
-        always = build(0)
-        ns = {"MASK": gated, "ALWAYS": always, "SEL": memo, "BUILD": build}
+        build(0)
+        ns = {"MASK": gated, "SEL": memo, "BUILD": build}
         tail = ["    m &= MASK",
-                "    if not m:",
-                "        return ALWAYS",
-                "    s = SEL.get(m)",
-                "    if s is None:",
-                "        s = BUILD(m)",
-                "    return s"]
-        fn: Callable[..., tuple[T, ...]] = self._generate(sorted(names - set(known)), tail, ns)
+                "    try:",
+                "        return SEL[m]",
+                "    except KeyError:",
+                "        return BUILD(m)"]
+        read = sorted(names - set(known))
+        fn: Callable[..., tuple[T, ...]] = self._generate(read, tail, ns)
+        if read and all(f in FIELD_ATTRS and f not in INT_FIELDS for f in read):
+            ns["PLAIN"], ns["S"], ns["REMEMBER"] = fn, self._selections, self._remember(read)
+            ns["BOUND"] = self._function(self._remembering_lines(read), ns, "g", (0, 0))
         return fn
+
+    def bind(self, selector: Callable[..., tuple[T, ...]],
+             known: int) -> Callable[[Any], tuple[T, ...]]:
+        """``selector`` for the events of one index key, ``known`` the mask of the key's
+        fields (:meth:`value_mask`). Where it reads attribute texts only (no ``extra``
+        field, no number: auth and syslog events' messages), it remembers its answer per
+        tuple of their values (:meth:`_remembering_lines`)."""
+        bound = selector.__globals__.get("BOUND")
+        if bound is None:
+            return FunctionType(selector.__code__, selector.__globals__, None, (known,))
+        return FunctionType(bound.__code__, bound.__globals__, None, (known, next(self._keys)))
+
+    def _remembering_lines(self, names: list[str]) -> list[str]:
+        """The source of a selector looking its answer up by the tuple of the values it
+        reads (a present field's mere presence, where only that counts), with a number
+        of the caller's own (``c``: one per index key, whose known fields ``m`` are the
+        same for all its events); the plain selector answers the rest."""
+        parts = ["c"]
+        for name in names:
+            attr = FIELD_ATTRS[name]
+            assert attr.isidentifier()
+            parts.append(f"e.{attr} is not None" if self.fields[name].presence_only
+                         else f"e.{attr}")
+        return ["def g(e, m=0, c=0):",
+                f"    k = ({', '.join(parts)})",
+                "    try:",
+                "        s = S.get(k)",
+                "    except TypeError:  # an unhashable value: not remembered",
+                "        return PLAIN(e, m)",
+                "    if s is None:",
+                "        s = REMEMBER(k, PLAIN(e, m))",
+                "    return s"]
+
+    def _remember(self, names: list[str]) -> Callable[[tuple[Any, ...], Any], Any]:
+        """A function remembering answer ``found`` for values ``k`` (see
+        :meth:`_remembering_lines`) when each value is one its field remembers (a text,
+        a tuple of texts, not too long: equal values then have equal texts); returns
+        ``found``."""
+        store = self._selections
+        memos = [None if self.fields[n].presence_only else self.fields[n].memo for n in names]
+
+        def remember(k: tuple[Any, ...], found: Any) -> Any:
+            for v, memo in zip(k[1:], memos, strict=True):
+                if memo is not None and v is not None and (
+                        (type(v) is not str and type(v) is not tuple) or v not in memo):
+                    return found
+            if len(store) >= SELECTIONS_LIMIT:
+                store.clear()
+            store[k] = found
+            return found
+
+        return remember
 
 
 class Gated(Generic[T]):

@@ -5,9 +5,11 @@ needs it, string tests on a text are inlined (``s in S``, ``s.startswith(P)``,
 ``L in s``...), AND/OR/NOT become Python's own short-circuit operators, children tried
 cheapest first -- no call per node. Only values that are not text (numbers, lists, IP
 addresses...), keyword searches and field references go through small helper
-functions, with exactly the semantics of :func:`build_closures`. The generated source
-only ever names :class:`~keibi.events.model.Event` attributes and Python operators;
-values, field names and helpers reach it as bound constants, never as text.
+functions, with exactly the semantics of :func:`build_closures`. A test of one exact
+value of a field events mostly hold it in (``event.category`` is ``process``: the routed
+fields, the outcome) first compares the value as it is, before any lower-casing. The
+generated source only ever names :class:`~keibi.events.model.Event` attributes and Python
+operators; values, field names and helpers reach it as bound constants, never as text.
 
 :func:`build_closures` is the plain form (one closure per node, the common core of
 keibi's own rules -- exact values of scalar fields ANDed together -- fused into one
@@ -276,6 +278,27 @@ def _values_check(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return values
 
 
+#: fields whose tests often pass, with one of the values keibi's sources write (lower
+#: case): the routed ones, and the outcome
+QUICK = ROUTED | {"event.outcome"}
+
+
+def _quick(node: FieldTest) -> Any:
+    """For a test of one exact value of a :data:`QUICK` field (``event.category`` is
+    ``process``, ``event.outcome`` is ``failure``), the value to compare first, as events
+    hold it: the lower-cased text (a one-element tuple, for a list field). Equal to it, a
+    value passes (the text is its own lower case), with no lower-casing and no type test;
+    else the test proper runs (one comparison more)."""
+    t = node.test
+    if (node.field not in QUICK or not isinstance(t, StrTest) or not t.exact_only
+            or len(t.exact) != 1 or t.cased):
+        return None
+    (value,) = t.exact
+    if value.lower() != value:  # it never equals a lower-cased text: no shortcut
+        return None
+    return (value,) if node.field in LIST_ATTRS else value
+
+
 class _Source:
     """The source of one generated predicate and the constants it is bound to."""
 
@@ -357,11 +380,13 @@ class _Source:
         return name
 
     def leaf(self, read: str, test: Any, per_element: bool = True,
-             list_field: bool = False, lists: bool = True) -> str:
+             list_field: bool = False, lists: bool = True, quick: Any = None) -> str:
         """An expression: the value ``read`` gives passes ``test`` (as
         :func:`_field_predicate`; ``per_element``: a list passes when one of its elements
         does, else it is tested as a whole; ``list_field``: the value is most often a
-        tuple; ``lists``: it may well be a list)."""
+        tuple; ``lists``: it may well be a list; ``quick``: a value that passes, compared
+        first as it is -- no lower-casing, no type tests -- for the values most events
+        hold)."""
         v = self.var()
         text: Callable[[str], str]
         if isinstance(test, StrTest):
@@ -386,6 +411,9 @@ class _Source:
             w = self.var()
             rest = (f"({text(w)} if type({v}) is tuple and len({v}) == 1 "
                     f"and type({w} := {v}[0]) is str else {rest})")
+        if quick is not None:
+            return (f"(({v} := {read}) == {self.const(quick)} "
+                    f"or ({text(v)} if type({v}) is str else {rest}))")
         return f"({text(v)} if type({v} := {read}) is str else {rest})"
 
     def expr(self, node: Node) -> str:
@@ -401,7 +429,7 @@ class _Source:
             if isinstance(t, FieldRefTest):
                 return f"{self.const(_field_predicate(node))}(e)"
             return self.leaf(self.read(node.field), t, list_field=node.field in LIST_ATTRS,
-                             lists=node.field not in SCALAR_FIELDS)
+                             lists=node.field not in SCALAR_FIELDS, quick=_quick(node))
         if isinstance(node, Keyword):
             _keyword_predicate(node)  # the same checks (raises BuildError)
             # a keyword field's value is tested whole, never element by element
