@@ -59,6 +59,8 @@ __all__ = ["CHUNK_BYTES", "Batch", "ChunkResult", "LocalParser", "ParsePool", "P
 
 #: bytes per chunk (a chunk ends at the first newline after this many bytes)
 CHUNK_BYTES = 512 << 10
+#: bytes a worker reads (and splits) at once: most chunks in one piece
+PIECE_BYTES = 2 * CHUNK_BYTES
 _PIPE_BYTES = 1 << 20
 _LEN = struct.Struct("<I")
 
@@ -119,15 +121,18 @@ class _Worker:
 
     def _pieces(self, task: Task) -> Iterator[bytes]:
         if task.data is not None:
+            if len(task.data) <= PIECE_BYTES:
+                yield task.data
+                return
             view = memoryview(task.data)
-            for i in range(0, len(view), READ_SIZE):
-                yield bytes(view[i:i + READ_SIZE])
+            for i in range(0, len(view), PIECE_BYTES):
+                yield bytes(view[i:i + PIECE_BYTES])
             return
         with open(task.path, "rb", buffering=0) as f:
             f.seek(task.offset)
             left = task.end - task.offset if task.end >= 0 else -1
             while left:
-                piece = f.read(READ_SIZE if left < 0 else min(READ_SIZE, left))
+                piece = f.read(PIECE_BYTES if left < 0 else min(PIECE_BYTES, left))
                 if not piece:
                     break
                 if left > 0:

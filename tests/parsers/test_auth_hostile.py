@@ -268,3 +268,38 @@ def test_safety_net_keeps_the_line(monkeypatch: pytest.MonkeyPatch) -> None:
     (e,) = parse_auth_line(line, 7, sample_ctx(CTX_PATH))
     assert e.original == line and e.log_offset == 7 and e.action == "log-line"
     assert e.flags == ("parse-error",)
+
+
+def test_repeated_attempt_messages_give_what_a_first_reading_gives() -> None:
+    """sshd's ``Failed``/``Accepted``/``Partial`` messages are read once while they
+    repeat (one connection's attempts): a message read before gives, under another
+    header, path and offset, exactly the events it gives read afresh."""
+    from keibi.parsers.auth import sshd
+
+    users = HOSTILE_USERS + PLAIN_USERS + ["root", "invalid user x", "illegal user "]
+    messages = [f"{verb} {method} for {user} from {ip} port 22 ssh2{info}"
+                for verb in ("Failed", "Accepted", "Partial")
+                for method in ("password", "keyboard-interactive/pam", "publickey")
+                for user in users for ip in ("10.0.0.5", "host.example", "2001:db8::1")
+                for info in ("", ": RSA SHA256:abc", ": x from 1.2.3.4 port 1 ssh2")]
+    messages += [m + " [preauth]" for m in messages[::7]] + ["Failed", "Failed password"]
+    heads = [HEAD, ISO_HEAD, "Nov 27 01:02:03 other sshd-auth[9]: "]
+    contexts = [sample_ctx(CTX_PATH), sample_ctx("/var/log/secure")]
+    for n, msg in enumerate(messages):
+        for i, head in enumerate(heads):
+            ctx = contexts[(n + i) % 2]
+            warm = parse_auth_line(head + msg, n + i, ctx)  # the second and third: seen
+            sshd._SEEN_ATTEMPTS.clear()
+            assert warm == parse_auth_line(head + msg, n + i, ctx), head + msg
+            parse_auth_line(HEAD + msg, 0, ctx)  # seen again, under another header
+    assert len(sshd._SEEN_ATTEMPTS) <= sshd._SEEN_MAX
+
+
+def test_attempt_messages_seen_are_bounded() -> None:
+    from keibi.parsers.auth import sshd
+
+    for i in range(3 * sshd._SEEN_MAX):
+        parse(f"Failed password for u{i} from 10.0.0.5 port 22 ssh2")
+    parse("Failed password for " + "x" * 100_000 + " from 10.0.0.5 port 22 ssh2")
+    assert len(sshd._SEEN_ATTEMPTS) <= sshd._SEEN_MAX
+    assert all(len(m) <= sshd._SEEN_TEXT_MAX for m in sshd._SEEN_ATTEMPTS)

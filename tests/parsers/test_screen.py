@@ -25,7 +25,7 @@ import pytest
 from keibi.engine.index import Prefilter
 from keibi.events.model import Event
 from keibi.offline_pool import ChunkResult, Setup, _range_tasks, _Worker
-from keibi.offline_sift import Sifter
+from keibi.offline_sift import Sifted, Sifter
 from keibi.parsers import auth, syslog_dispatch
 from keibi.parsers.auth import parse_auth_line
 from keibi.parsers.context import LineContext, LineParser
@@ -291,3 +291,145 @@ def test_unknown_lines_and_flags_are_unchanged(logfile: Path) -> None:
     kept: list[Event] = [e for r in _results(logfile, "auth", pf, True) for e in r.kept]
     assert any(e.flags and "log-injection" in e.flags for e in kept)
     assert any(e.action == "log-line" and e.process_name is None for e in kept)
+
+
+# -- answers from a header's parts, and the sifter that uses them --------------------------
+
+def _word_of(msg: str) -> str:
+    sp = msg.find(" ")
+    return msg[:sp] if sp >= 0 else msg
+
+
+def _check_word_outcomes(kind: str, line: str, ctx: LineContext) -> None:
+    """``outcomes(program, message)`` is what ``screen`` says of the line, and the answer
+    for its first word bounds it (and is it, where the word says it is exact)."""
+    screen = KINDS[kind][1]
+    assert screen.outcomes is not None and screen.word_outcomes is not None
+    found = screen.screen(line, ctx)
+    if found is None:
+        return
+    h, _, outcomes = found
+    assert screen.outcomes(h[2], h[4]) == outcomes, line[:300]
+    bound = screen.word_outcomes(h[2], _word_of(h[4]))
+    if bound is None:
+        return
+    assert outcomes is not None, line[:300]  # a bounded word: one event a line
+    assert outcomes <= bound[0], line[:300]
+    if bound[1]:
+        assert outcomes == bound[0], line[:300]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_word_outcomes_bound_what_the_screen_says(kind: str) -> None:
+    ctx = sample_ctx("/var/log/auth.log")
+    lines = list(_lines()) + CORPUS
+    for index, line in enumerate(CORPUS[::5]):
+        lines += mutations(line, seed=index, count=4)
+    for text in hostile_lines():
+        lines += [f"Nov 26 06:20:49 web1 {prog}: {text}" for prog in PROGRAMS]
+        lines += [f"Nov 26 06:20:49 web1 sshd[1]: {word}{text}"
+                  for word in ("pam_unix(sshd:auth): ", "pam_x(sudo:auth): ", "pam_x(", "(",
+                               "pam_x):", "error: ", "Received ", "message ")]
+    pam_shapes = [f"pam_unix{service}{rest}" for service in (
+        "(sudo: x)", "(sudo x)", "(sudo:auth) ", "(sudo:", "(sudo", "(sudo)", "(x(sudo:a)",
+        "(sshd:auth)", "", "(", ")(sudo:a)") for rest in (
+        ": authentication failure; logname= uid=0 euid=0 tty= ruser= rhost= user=x",
+        " x): authentication failure; logname= uid=0 euid=0 tty= ruser= rhost= user=x",
+        ": session opened for user root(uid=0) by (uid=0)", ": password changed for x",
+        "): session closed for user x", ":x")]
+    lines += [f"Nov 26 06:20:49 web1 {prog}: {msg}" for prog in PROGRAMS for msg in pam_shapes]
+    for line in lines:
+        _check_word_outcomes(kind, line, ctx)
+
+
+def test_word_outcomes_of_pam_words() -> None:
+    """A ``pam_MODULE(SERVICE:TYPE):`` word names the service; any other leaves it open."""
+    from keibi.parsers.auth import pam
+
+    sudo, _ = pam.word_outcomes("pam_unix(sudo:auth):")
+    sshd, _ = pam.word_outcomes("pam_unix(sshd:auth):")
+    anyone, exact = pam.word_outcomes("pam_unix")
+    actions = {action for action, _, _ in anyone}
+    assert not exact and {"sudo-auth-failure", "pam-auth-failure"} <= actions
+    assert "sudo-auth-failure" in {a for a, _, _ in sudo} - {a for a, _, _ in sshd}
+    assert pam.word_outcomes("(x):") == (frozenset({("log-line", "keibi.auth", ())}), True)
+
+
+def _sequences() -> Iterator[list[str]]:
+    """Runs of lines that continue each other the ways a sifter reads in place (the same
+    header; the same minute, host and tag at another second; the same host and program
+    with another pid) and the ways that must not be read so (another minute, a line end,
+    other digits, another host or tag, no header)."""
+    rnd = random.Random(17)
+    messages = [m for m in MESSAGES if m] + [ln.split(": ", 1)[1] for ln in CORPUS[:400]
+                                            if ": " in ln]
+    seconds = ["49", "50", "59", "00", "5١", "6x", "4"]
+    for n in range(400):
+        lines = []
+        minute = rnd.choice(["Nov 26 06:20", "Nov 26 06:21", "Oct  1 00:01", "Feb 30 10:00"])
+        prog = rnd.choice(PROGRAMS)
+        for _ in range(rnd.randrange(1, 40)):
+            r = rnd.random()
+            if r < 0.1:
+                minute = rnd.choice(["Nov 26 06:22", "Nov 26 23:59", "Nov 26 25:00"])
+            elif r < 0.2:
+                prog = rnd.choice(PROGRAMS)
+            elif r < 0.3:
+                prog = prog.split("[")[0] + f"[{rnd.choice(['7', '8', '12345678901', '١', ''])}]"
+            second = rnd.choice(seconds) if rnd.random() < 0.3 else "49"
+            host = "web1" if rnd.random() < 0.9 else rnd.choice(["web2", "w\teb1", "a:"])
+            line = f"{minute}:{second} {host} {prog}: {rnd.choice(messages)}"
+            r = rnd.random()
+            if r < 0.03:
+                line += rnd.choice(["\r", "\n", " \r"])
+            elif r < 0.06:
+                line = line.replace(": ", ":", 1)
+            elif r < 0.08:
+                line = rnd.choice(hostile_lines()[:10])
+            elif r < 0.1:
+                line = f"{_ISO} {host} {prog}: {rnd.choice(messages)}"
+            lines.append(line)
+        if n % 2:
+            lines = [ln.replace(": ", ": message repeated 2 times: [ ", 1) + "]"
+                     if rnd.random() < 0.1 else ln for ln in lines]
+        yield lines
+
+
+def _sift(kind: str, pf: Prefilter, lines: list[str], in_place: bool) -> Sifted:
+    from keibi.parsers.stream import LineStream
+
+    parse, screen = KINDS[kind]
+    if not in_place:  # the same screen, line by line: no answers from a header's parts
+        screen = Screen(screen.screen, screen.resume)
+    out = Sifted()
+    Sifter(pf).sift(list(range(len(lines))), lines, sample_ctx("/var/log/auth.log"),
+                    LineStream(parse, screen), out)
+    return out
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_sifter_reads_headers_in_place_as_they_are_split(kind: str) -> None:
+    """Sifting from the header's parts (lines that continue the last header, verdicts per
+    first word) keeps, times and counts exactly what screening each line whole does."""
+    prefilters = _prefilters()
+    for lines in _sequences():
+        for pf in prefilters[::3]:
+            fast, whole = _sift(kind, pf, lines, True), _sift(kind, pf, lines, False)
+            assert (fast.kept, fast.ticks, fast.cuts, fast.events) == (
+                whole.kept, whole.ticks, whole.cuts, whole.events), (pf.values, lines)
+
+
+def test_the_sifter_remembers_a_bounded_number_of_words() -> None:
+    from keibi import offline_sift
+    from keibi.parsers.stream import LineStream
+
+    sifter = Sifter(Prefilter(("action",), (frozenset({"ssh-login"}),), False))
+    lines = [f"Nov 26 06:20:49 web1 p{i % 300}[{i}]: w{i}{'x' * (i * 7 % 150)} y"
+             for i in range(20000)]
+    sifter.sift(list(range(len(lines))), lines, sample_ctx("/var/log/auth.log"),
+                LineStream(parse_auth_line, auth.SCREEN), Sifted())
+    for programs in sifter._words.values():
+        assert len(programs) <= offline_sift._PROGRAMS_MAX
+        for words in programs.values():
+            assert len(words) <= offline_sift._WORDS_MAX
+            assert all(len(w) <= offline_sift._WORD_LEN_MAX for w in words)

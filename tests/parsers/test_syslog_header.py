@@ -235,3 +235,39 @@ def test_a_header_does_not_depend_on_what_was_read_before(odd: str) -> None:
     assert split_header("Nov 26 06:20:49 web01 cron[1]: ok", warm_ctx) is not None
     assert _split_header_slow(line, warm_ctx) == cold
     assert split_header(line, warm_ctx) == split_header(line, ctx_for()) == cold
+
+
+def test_known_hosts_programs_and_minutes_agree_with_the_reference() -> None:
+    """Lines that a warm context splits from what it has seen (a known minute with another
+    second, a known "host prog[pid]: ", a known "host prog" with another pid, another
+    minute of a known day) split as the reference splits them on a fresh context."""
+    rnd = random.Random(29)
+    warm = ctx_for(ZoneInfo("Europe/Berlin"))
+    hosts = ["web1", "web2", "a[b", "h:", "ñ"]
+    progs = ["sshd", "CRON", "sshd-session", "postfix/smtpd", "(sd-pam)", "x]", "k:"]
+    pids = ["1", "4242", "0", "9999999999", "12345678901", "", "١٢", "1a", " 1", "1]"]
+    days = ["Nov 26", "Nov  1", "Mar 29", "Oct 25", "Feb 29", "Feb 30", "Nov 00", "Nov 0١"]
+    clocks = ["06:20", "00:00", "23:59", "02:30", "24:00", "06:60", "0١:20", "6:20 "]
+    seconds = ["49", "00", "59", "60", "5١", "4", "4x"]
+    tails = [": m", ": ", ":", ":m", ": [1]: x", "", "]: m"]
+    for _ in range(30000):
+        pid = rnd.choice(pids)
+        tag = rnd.choice(progs) + (rnd.choice([f"[{pid}]", f"[{pid}]", f"[{pid}", f"[{pid}x", ""]))
+        line = (f"{rnd.choice(days)} {rnd.choice(clocks)}:{rnd.choice(seconds)} "
+                f"{rnd.choice(hosts)} {tag}{rnd.choice(tails)}")
+        expected = _split_header_slow(line, ctx_for(ZoneInfo("Europe/Berlin")))
+        assert split_header(line, warm) == expected, line
+
+
+def test_remembered_headers_stay_bounded() -> None:
+    """Host names are any length and attacker text: what is remembered of them is not."""
+    from keibi.parsers.syslog import _HOST_TAG_MAX
+
+    ctx = ctx_for()
+    for i in range(2 * _CACHE_MAX + 10):
+        host = f"h{i}-" + "x" * (10 if i % 2 else 5000)
+        assert split_header(f"Nov 26 06:20:49 {host} sshd[{i}]: m", ctx) is not None
+        assert split_header(f"Nov 26 06:20:50 {host} sshd[{i + 1}]: m", ctx) is not None
+    for cache in (ctx.host_tags, ctx.host_progs):
+        assert 0 < len(cache) <= _CACHE_MAX
+        assert max(map(len, cache)) <= _HOST_TAG_MAX

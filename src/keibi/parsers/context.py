@@ -38,8 +38,16 @@ class LineContext:
     ref_month: int = 0
     # classic header "Nov  1 00:00:00" -> epoch seconds; bounded, see parsers.syslog.
     time_cache: dict[str, float] = field(default_factory=dict)
-    # the last classic header split: (its text, time, host, program, pid); parsers.syslog
-    last_header: tuple[str, float, str, str | None, int | None] | None = None
+    # the last classic header split whole by its pattern (parsers.syslog): (its text
+    # "Mmm dd hh:mm:ss host prog[pid]: ", time, host, program, pid, minute "Mmm dd hh:mm",
+    # the minute's time, "host prog[pid]: "). A line that starts with its text has that
+    # header; one that starts with its minute, another ":ss " and its "host prog[pid]: "
+    # has it too, at the minute's time plus that second.
+    last_header: tuple[str, float, str, str | None, int | None, str, float, str] | None = None
+    # "host prog[pid]: " of classic headers split -> (host, program, pid), and "host prog"
+    # of those with a pid -> (host, program); parsers.syslog
+    host_tags: dict[str, tuple[str, str, int | None]] = field(default_factory=dict)
+    host_progs: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.set_ref_time(self.ref_time)

@@ -20,6 +20,22 @@ A screened line none of whose outcomes any rule can use (:class:`Verdicts`) is o
 at the header's time, and is counted and timed as such without being parsed. The contract
 (what ``screen`` says is what parsing gives) is checked line by line over every sample
 corpus and generated and hostile logs (``tests/parsers/test_screen.py``).
+
+A screen of syslog lines also answers from the header's parts, so that a caller
+screening many lines need not build a header for each (:mod:`keibi.offline_sift`). Such a
+screen splits a line that ends in neither ``"\\r"`` nor ``"\\n"`` with
+:func:`~keibi.parsers.syslog.split_header` and resumes with the line itself:
+``screen(line, ctx) == (h, line, outcomes(h.program, h.message))`` with ``h`` that
+header (None when there is none), where
+
+- ``outcomes(program, message)``: the outcomes ``screen`` gives for a line whose header
+  has that program and message;
+- ``word_outcomes(program, word)``: ``(outcomes, exact)``: every outcome ``outcomes``
+  may give for a message whose first word (up to its first space, or the whole message)
+  is ``word``, and whether it gives exactly those for each of them (:data:`WordOutcomes`);
+  or None when the word does not bound them. A word none of whose outcomes any rule can
+  use settles every line with that program and first word at once; so does an exact one
+  that some rule can use (each such line is parsed).
 """
 
 from __future__ import annotations
@@ -32,13 +48,17 @@ from keibi.events.model import Event
 from keibi.parsers.context import LineContext
 from keibi.parsers.syslog import Header
 
-__all__ = ["SCREEN_FIELDS", "Outcome", "Outcomes", "Screen", "Screened", "Verdicts"]
+__all__ = ["SCREEN_FIELDS", "Outcome", "Outcomes", "ProgramOutcomes", "ProgramWordOutcomes",
+           "Screen", "Screened", "Verdicts", "WordOutcomes"]
 
 #: ``(event.action, event.dataset, event.category)`` of an event a line may give
 Outcome = tuple[str, str, tuple[str, ...]]
 Outcomes = frozenset[Outcome]
 #: what a screen says of a line: (header, text to resume with, outcomes or None)
 Screened = tuple[Header, str, Outcomes | None]
+#: what a screen says of every message with one first word: (every outcome they may
+#: give, whether each gives exactly those)
+WordOutcomes = tuple[Outcomes, bool]
 
 #: the Event attributes a screen answers for (``process.name`` is the header's program)
 SCREEN_FIELDS = frozenset({"action", "dataset", "process_name", "category"})
@@ -54,12 +74,23 @@ class Resume(Protocol):
                  /) -> list[Event]: ...
 
 
+class ProgramOutcomes(Protocol):
+    def __call__(self, program: str | None, message: str, /) -> Outcomes | None: ...
+
+
+class ProgramWordOutcomes(Protocol):
+    def __call__(self, program: str | None, word: str, /) -> WordOutcomes | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Screen:
-    """A line parser's screen and the rest of its parse (see the module docstring)."""
+    """A line parser's screen and the rest of its parse, and for syslog lines the
+    screen's answers from a header's parts (see the module docstring)."""
 
     screen: LineScreen
     resume: Resume
+    outcomes: ProgramOutcomes | None = None
+    word_outcomes: ProgramWordOutcomes | None = None
 
 
 class _Probe:

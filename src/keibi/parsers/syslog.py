@@ -6,7 +6,12 @@ Two shapes are understood::
     2026-11-26T06:20:49.123456+00:00 host prog[pid]: message  (rsyslog ISO 8601)
 
 :func:`split_header` is on every line's path, so it caches the time conversion of
-repeated time stamps and uses one compiled pattern per shape.
+repeated time stamps and uses one compiled pattern per shape. It also remembers the
+classic headers its pattern matched whole (:func:`_remember`): a line that starts like one
+(the same text; a known minute, another second and a known ``host prog[pid]: ``; a known
+``host prog`` with another pid) is read without the pattern, as the pattern reads no
+character past the ``: `` a header ends with. The reference implementation
+(:func:`_split_header_slow`) is what every shortcut is tested against.
 """
 
 from __future__ import annotations
@@ -146,6 +151,16 @@ _CLASSIC_HOST_TAG = re.compile(
     r"([A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d):([0-5]\d) "
     r"(\S+) ([^\s\[\]:]{1,64})(?:\[([0-9]{1,10})\])?: ?"
 )
+#: " hh:mm" of a classic minute -> its seconds into the day (ASCII digits only)
+_CLOCK = {f" {h:02d}:{m:02d}": h * 3600 + m * 60 for h in range(24) for m in range(60)}
+_DAY_TAG = "\x03"  # keeps the day keys ("Mmm dd") of _minute_start apart in ctx.time_cache
+#: the longest "host prog[pid]: " remembered (a host name is any length)
+_HOST_TAG_MAX = 256
+#: A classic header ``Mmm dd hh:mm:ss host prog[pid]: ``: its minute ends at MINUTE_END,
+#: its time (``:ss ``) at TIME_END; ``SECONDS`` reads the ``:ss `` between (ASCII only).
+MINUTE_END = 12
+TIME_END = 16
+SECONDS = {f":{s:02d} ": s for s in range(60)}
 _ISO_MINUTE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)([+-])(\d\d):(\d\d)")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _ISO_HOST_TAG = re.compile(
@@ -196,18 +211,26 @@ def _iso_fixed_base(line: str, key: str, cache: dict[str, float]) -> float | Non
 
 
 def _minute_start(ctx: LineContext, key: str) -> float:
-    """The time of ``Mmm dd hh:mm`` (NaN when it is not a valid minute), cached."""
-    start = math.nan
-    m = _MINUTE.fullmatch(key)
-    if m is not None:
-        mon = MONTHS.get(m[1])
-        hour, minute = int(m[3]), int(m[4])
-        if mon is not None and hour < 24 and minute < 60:
+    """The time of ``Mmm dd hh:mm`` (NaN when it is not a valid minute), cached; another
+    minute of a day read before is that day's start plus its clock time."""
+    cache = ctx.time_cache
+    day_key = _DAY_TAG + key[:6]
+    day = cache.get(day_key)
+    clock = _CLOCK.get(key[6:])
+    if day is not None and clock is not None:
+        start = day + clock  # NaN for a day _day_start has no start for
+    else:
+        start = math.nan
+        m = _MINUTE.fullmatch(key)
+        if m is not None and (mon := MONTHS.get(m[1])) is not None:
             year = ctx.ref_year - 1 if mon > ctx.ref_month else ctx.ref_year
             day = _day_start(ctx, year, mon, int(m[2]))
-            if day is not None:
+            hour, minute = int(m[3]), int(m[4])
+            if day is not None and hour < 24 and minute < 60:
                 start = day + (hour * 3600 + minute * 60)
-    cache = ctx.time_cache
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[day_key] = math.nan if day is None else day
     if len(cache) >= _CACHE_MAX:
         cache.clear()
     cache[key] = start
@@ -252,7 +275,7 @@ def split_header(line: str, ctx: LineContext) -> Header | None:
         # The same "Mmm dd hh:mm:ss host prog[pid]: " as the last classic header (half the
         # lines of an auth log: one session's lines in one second): the pattern below
         # reads no further than that text, and its time depends on nothing else.
-        return _new_header(Header, (*last[1:], line[len(last[0]) :]))
+        return _new_header(Header, (last[1], last[2], last[3], last[4], line[len(last[0]) :]))
     if not line:
         return None
     first = line[0]
@@ -262,10 +285,30 @@ def split_header(line: str, ctx: LineContext) -> Header | None:
             if hdr is not None:
                 return hdr
         return _split_header_slow(line, ctx)
+    cache = ctx.time_cache
+    minute = line[:MINUTE_END]
+    start = cache.get(minute)  # "Mmm dd hh:mm", a minute matched before
+    if start is not None:
+        sec = SECONDS.get(line[MINUTE_END:TIME_END])  # ":ss "
+        end = line.find(": ", TIME_END) + 2
+        if sec is not None and end > 1 and start == start:
+            tags = ctx.host_tags
+            host_tag = line[TIME_END:end]
+            known = tags.get(host_tag)
+            if known is None:
+                known = _other_pid(line, end, ctx)
+                if known is not None and len(host_tag) <= _HOST_TAG_MAX:
+                    if len(tags) >= _CACHE_MAX:
+                        tags.clear()
+                    tags[host_tag] = known
+            if known is not None:  # "host prog[pid]: " as the pattern reads it (_remember)
+                host, prog, pid_n = known
+                ts = start + sec
+                ctx.last_header = (line[:end], ts, host, prog, pid_n, minute, start, host_tag)
+                return _new_header(Header, (ts, host, prog, pid_n, line[end:]))
     m = _CLASSIC_HOST_TAG.match(line)
     if m is not None:
         minute, ss, host, prog, pid = m.groups()
-        cache = ctx.time_cache
         start = cache.get(minute)
         if start is None:
             start = _minute_start(ctx, minute)
@@ -274,9 +317,46 @@ def split_header(line: str, ctx: LineContext) -> Header | None:
             ts = start + int(ss)
             pid_n = int(pid) if pid else None
             if line[end - 1] == " ":  # the match ends with ": ", not just ":"
-                ctx.last_header = (line[:end], ts, host, prog, pid_n)
+                _remember(ctx, line[:end], ts, host, prog, pid_n, minute, start)
             return _new_header(Header, (ts, host, prog, pid_n, line[end:]))
     return _split_header_slow(line, ctx)
+
+
+def _other_pid(line: str, end: int, ctx: LineContext) -> tuple[str, str, int] | None:
+    """(host, program, pid) of ``host prog[pid]: `` (from TIME_END to ``end``) whose
+    ``host prog`` was matched whole before with another pid (_remember), or None."""
+    bracket = line.find("[", TIME_END, end)
+    known = ctx.host_progs.get(line[TIME_END:bracket]) if bracket > 0 else None
+    if known is None or line[end - 3] != "]":
+        return None
+    pid = line[bracket + 1 : end - 3]
+    if 0 < len(pid) <= 10 and pid.isascii() and pid.isdigit():  # [0-9]{1,10}
+        return known[0], known[1], int(pid)
+    return None
+
+
+def _remember(ctx: LineContext, text: str, ts: float, host: str, prog: str,
+              pid: int | None, minute: str, start: float) -> None:
+    """Keep a classic header ``text`` (``Mmm dd hh:mm:ss host prog[pid]: ``) the pattern
+    matched whole for the lines that start like it: whole (``ctx.last_header``), or with
+    another second of a known minute and its ``host prog[pid]: `` (``ctx.host_tags``).
+    The pattern's time part is TIME_END characters long and it reads no character past the
+    ``: `` it ends with, so such a line is matched the same way, to the same header.
+    So is one with the same ``host prog`` and another ``[pid]`` (``ctx.host_progs``):
+    the pattern reads the host and the program up to the same ``[`` in both."""
+    host_tag = text[TIME_END:]
+    ctx.last_header = (text, ts, host, prog, pid, minute, start, host_tag)
+    if len(host_tag) > _HOST_TAG_MAX:  # an attacker's host name: not kept
+        return
+    tags = ctx.host_tags
+    if len(tags) >= _CACHE_MAX:
+        tags.clear()
+    tags[host_tag] = (host, prog, pid)
+    if pid is not None:
+        progs = ctx.host_progs
+        if len(progs) >= _CACHE_MAX:
+            progs.clear()
+        progs[text[TIME_END : TIME_END + len(host) + 1 + len(prog)]] = (host, prog)
 
 
 def _split_header_slow(line: str, ctx: LineContext) -> Header | None:

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from keibi.events.model import Event
 from keibi.parsers.auth import PROGRAMS as _AUTH_HANDLERS
-from keibi.parsers.auth import message_outcomes, parse_auth_message
+from keibi.parsers.auth import parse_auth_message, program_outcomes
+from keibi.parsers.auth import word_outcomes as auth_word_outcomes
 from keibi.parsers.context import LineContext
 from keibi.parsers.cron import PROGRAMS as CRON_PROGRAMS
 from keibi.parsers.cron import parse_cron_message
-from keibi.parsers.screen import Screen, Screened
+from keibi.parsers.screen import Outcomes, Screen, Screened, WordOutcomes
 from keibi.parsers.syslog import Header, split_header
 from keibi.parsers.syslog_generic import (
     DATASET,
-    generic_outcomes,
     no_header_event,
     parse_syslog_message,
+    program_generic_outcomes,
 )
 
 AUTH_PROGRAMS: frozenset[str] = frozenset(p for p in _AUTH_HANDLERS if p is not None)
@@ -74,18 +75,40 @@ def screen_syslog_line(line: str, ctx: LineContext) -> Screened | None:
         h = split_header(text, ctx)
         if h is None:
             return None
-        prog = h[2]
-        if prog in AUTH_PROGRAMS:
-            return h, text, message_outcomes(h)
-        if prog is not None:
-            base = prog.split("(", 1)[0] if "(" in prog else prog
-            if base in CRON_PROGRAMS:
-                return h, text, None
-        if h[4][:4] == "pam_":
-            return h, text, message_outcomes(h)
-        return h, text, generic_outcomes(h)
+        return h, text, record_outcomes(h[2], h[4])
     except Exception:
         return None
 
 
-SCREEN = Screen(screen_syslog_line, parse_syslog_record)
+def _is_cron(program: str) -> bool:
+    base = program.split("(", 1)[0] if "(" in program else program
+    return base in CRON_PROGRAMS
+
+
+def record_outcomes(program: str | None, msg: str) -> Outcomes | None:
+    """What :func:`parse_syslog_record` may give for a header with this program and
+    message (see :func:`screen_syslog_line`)."""
+    if program in AUTH_PROGRAMS:
+        return program_outcomes(program, msg)
+    if program is not None and _is_cron(program):
+        return None
+    if msg[:4] == "pam_":
+        return program_outcomes(program, msg)
+    return program_generic_outcomes(program)
+
+
+def word_outcomes(program: str | None, word: str) -> WordOutcomes | None:
+    """What :func:`record_outcomes` may give for any message whose first word is
+    ``word`` (:data:`~keibi.parsers.screen.WordOutcomes`), or None when the word does not
+    bound it."""
+    if program in AUTH_PROGRAMS:
+        return auth_word_outcomes(program, word)
+    if program is not None and _is_cron(program):
+        return None
+    if word[:4] == "pam_":
+        return auth_word_outcomes(program, word)
+    found = program_generic_outcomes(program)
+    return None if found is None else (found, True)
+
+
+SCREEN = Screen(screen_syslog_line, parse_syslog_record, record_outcomes, word_outcomes)

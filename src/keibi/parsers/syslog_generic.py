@@ -36,6 +36,7 @@ __all__ = [
     "no_header_event",
     "parse_syslog_line",
     "parse_syslog_message",
+    "program_generic_outcomes",
 ]
 
 DATASET = "keibi.syslog"
@@ -759,7 +760,11 @@ def generic_outcomes(header: Header) -> Outcomes | None:
     """What :func:`parse_syslog_message` may give for a record with this header
     (:data:`~keibi.parsers.screen.Outcome`): one ``log-line`` event for a program it has
     no handler for, else None (not known before parsing)."""
-    program = header.program
+    return program_generic_outcomes(header.program)
+
+
+def program_generic_outcomes(program: str | None) -> Outcomes | None:
+    """:func:`generic_outcomes` of a header with this program."""
     if program is not None and (program in _HANDLERS or program.startswith("rsyslogd")):
         return None
     return _LOG_LINE

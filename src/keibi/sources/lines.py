@@ -173,10 +173,11 @@ class LineSplitter:
         if cut < 0:
             self._hold(data)
             return records
-        body = self._carry + data[:cut] if self._carry else data[:cut]
+        # the records and their newlines: ``data`` itself when it ends with one (no copy)
+        body = self._carry + data[: cut + 1] if self._carry else data[: cut + 1]
         start = self._start
         self._split(body, start, records)
-        self._start = start + len(body) + 1
+        self._start = start + len(body)
         self._carry = b""
         self._carry_len = 0
         if cut + 1 < len(data):
@@ -197,9 +198,13 @@ class LineSplitter:
 
     def _emit_carry(self, newline: bool, records: _Records) -> None:
         stats = self.stats
-        text, _ = decode_record(self._carry, stats, self.max_line_bytes)
+        carry = self._carry
+        over_long = self._carry_len > self.max_line_bytes
+        if over_long:  # its first max_line_bytes bytes, never a split UTF-8 sequence
+            carry = _cut_utf8(carry)
+        text, _ = decode_record(carry, stats, self.max_line_bytes)
         offsets, texts, truncated = records
-        if self._carry_len > self.max_line_bytes:
+        if over_long:
             stats.truncated += 1
             truncated.add(len(texts))
         stats.lines += 1
@@ -210,21 +215,24 @@ class LineSplitter:
         self._carry_len = 0
 
     def _split(self, body: bytes, start: int, records: _Records) -> None:
-        """Add the records of ``body`` (records joined by newlines) to ``records``."""
+        """Add the records of ``body`` (records, each ended by a newline) to ``records``."""
         if body.isascii():
             text = body.decode("ascii")
             texts = text.split("\n")
+            texts.pop()  # the nothing after the last newline
             lens: list[int] | None = None  # characters are bytes
         else:
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
-                self._split_slowly(body, start, records)
+                self._split_slowly(body[:-1], start, records)
                 return
             texts = text.split("\n")
+            texts.pop()
             lens = list(map(len, body.split(b"\n")))
+            lens.pop()
         if max(map(len, texts) if lens is None else lens) > self.max_line_bytes:
-            self._split_slowly(body, start, records)
+            self._split_slowly(body[:-1], start, records)
             return
         if "\x00" in text:
             self.stats.decode_errors += text.count("\x00")
@@ -240,6 +248,7 @@ class LineSplitter:
         records[1].extend(texts)
 
     def _split_slowly(self, body: bytes, start: int, records: _Records) -> None:
+        """:meth:`_split` record by record (``body`` without its last newline)."""
         stats = self.stats
         limit = self.max_line_bytes
         offsets, texts, truncated = records

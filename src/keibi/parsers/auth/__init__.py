@@ -29,11 +29,12 @@ from keibi.parsers.auth.generic import (
     headerless_event,
 )
 from keibi.parsers.context import LineContext
-from keibi.parsers.screen import Outcomes, Screen, Screened
+from keibi.parsers.screen import Outcomes, Screen, Screened, WordOutcomes
 from keibi.parsers.syslog import Header, split_header
 
 __all__ = ["DATASET", "MAX_REPEAT", "PROGRAMS", "SCREEN", "message_outcomes",
-           "parse_auth_line", "parse_auth_message", "screen_auth_line"]
+           "parse_auth_line", "parse_auth_message", "program_outcomes", "screen_auth_line",
+           "word_outcomes"]
 
 #: The most events one ``message repeated N times`` line yields.
 MAX_REPEAT = 1000
@@ -41,17 +42,22 @@ MAX_REPEAT = 1000
 PROGRAMS: dict[str | None, Handler] = {}
 #: what each program's family may give for a message (see :func:`message_outcomes`)
 OUTCOMES: dict[str | None, Callable[[str], Outcomes]] = {}
-for _names, _handler, _outcomes in (
-    (sshd.PROGRAMS, sshd.parse, sshd.outcomes),
-    (sudo.PROGRAMS, sudo.parse, sudo.outcomes),
-    (su_login.SU_PROGRAMS, su_login.parse_su, su_login.su_outcomes),
-    (su_login.LOGIN_PROGRAMS, su_login.parse_login, su_login.login_outcomes),
-    (logind.PROGRAMS, logind.parse, logind.outcomes),
-    (shadow.PROGRAMS, shadow.parse, shadow.outcomes),
+#: ... and for any message with a given first word (see :func:`word_outcomes`)
+WORD_OUTCOMES: dict[str | None, Callable[[str], WordOutcomes | None]] = {}
+for _names, _handler, _outcomes, _word_outcomes in (
+    (sshd.PROGRAMS, sshd.parse, sshd.outcomes, sshd.word_outcomes),
+    (sudo.PROGRAMS, sudo.parse, sudo.outcomes, sudo.word_outcomes),
+    (su_login.SU_PROGRAMS, su_login.parse_su, su_login.su_outcomes,
+     su_login.su_word_outcomes),
+    (su_login.LOGIN_PROGRAMS, su_login.parse_login, su_login.login_outcomes,
+     su_login.login_word_outcomes),
+    (logind.PROGRAMS, logind.parse, logind.outcomes, logind.word_outcomes),
+    (shadow.PROGRAMS, shadow.parse, shadow.outcomes, shadow.word_outcomes),
 ):
     for _name in _names:
         PROGRAMS[_name] = _handler
         OUTCOMES[_name] = _outcomes
+        WORD_OUTCOMES[_name] = _word_outcomes
 
 _REPEATED = re.compile(r"message repeated (\d{1,12}) times?: \[ ?(.*)\]\Z", re.S)
 _CAPPED = ("repeat-capped",)
@@ -121,13 +127,29 @@ def message_outcomes(h: Header) -> Outcomes | None:
     """What :func:`parse_auth_message` may give for a line with header ``h``: its one
     event's possible (action, dataset, category) (:data:`~keibi.parsers.screen.Outcome`),
     or None for a ``message repeated`` line (it may give many)."""
-    msg = h[4]
+    return program_outcomes(h[2], h[4])
+
+
+def program_outcomes(program: str | None, msg: str) -> Outcomes | None:
+    """:func:`message_outcomes` of a header with this program and message."""
     if msg[:9] == "message r":
         return None
-    family = OUTCOMES.get(h[2])
+    family = OUTCOMES.get(program)
     if family is not None:
         return family(msg)
     return pam.outcomes(msg) if msg.startswith("pam_") else ONLY_GENERIC
+
+
+def word_outcomes(program: str | None, word: str) -> WordOutcomes | None:
+    """What :func:`program_outcomes` may give for ``program`` and any message whose
+    first word is ``word`` (:data:`~keibi.parsers.screen.WordOutcomes`), or None when
+    the word does not bound it."""
+    if word == "message":  # "message repeated N times: [ ... ]"
+        return None
+    family = WORD_OUTCOMES.get(program)
+    if family is not None:
+        return family(word)
+    return pam.word_outcomes(word) if word.startswith("pam_") else (ONLY_GENERIC, True)
 
 
 def screen_auth_line(line: str, ctx: LineContext) -> Screened | None:
@@ -150,4 +172,4 @@ def screen_auth_line(line: str, ctx: LineContext) -> Screened | None:
         return None
 
 
-SCREEN = Screen(screen_auth_line, parse_auth_message)
+SCREEN = Screen(screen_auth_line, parse_auth_message, program_outcomes, word_outcomes)

@@ -21,7 +21,7 @@ from keibi.parsers.auth.generic import (
     outcomes_of,
 )
 from keibi.parsers.context import LineContext
-from keibi.parsers.screen import Outcomes
+from keibi.parsers.screen import Outcomes, WordOutcomes
 from keibi.parsers.syslog import Header
 
 PROGRAMS = ("systemd-logind",)
@@ -45,6 +45,11 @@ _OUTCOMES = outcomes_of(
 def outcomes(msg: str) -> Outcomes:
     """What :func:`parse` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`)."""
     return _OUTCOMES
+
+
+def word_outcomes(word: str) -> WordOutcomes:
+    """What :func:`parse` may give for any message whose first word is ``word``."""
+    return _OUTCOMES, True
 
 
 def parse(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:

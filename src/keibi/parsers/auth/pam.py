@@ -29,7 +29,7 @@ from keibi.parsers.auth.generic import (
     users,
 )
 from keibi.parsers.context import LineContext
-from keibi.parsers.screen import Outcomes
+from keibi.parsers.screen import Outcomes, WordOutcomes
 from keibi.parsers.syslog import Header
 
 _S = re.S
@@ -169,6 +169,10 @@ _SUDO_AUTH_FAILURE = outcomes_of(("sudo-auth-failure", AUTHENTICATION))
 _PASSWORD_CHANGED = outcomes_of(("password-changed", IAM))
 #: what :func:`parse_more` may give
 MORE_OUTCOMES = outcomes_of(("pam-auth-failures-summary", AUTHENTICATION))
+#: what :func:`parse` may give for a ``pam_MODULE(SERVICE...): `` message, by service
+_SERVICE_OUTCOMES = _SESSIONS | _AUTH_FAILURE | _PASSWORD_CHANGED
+_SUDO_SERVICE_OUTCOMES = _SESSIONS | _SUDO_AUTH_FAILURE | _PASSWORD_CHANGED
+_ANY_OUTCOMES = _SERVICE_OUTCOMES | _SUDO_SERVICE_OUTCOMES
 
 
 def outcomes(msg: str) -> Outcomes:
@@ -188,6 +192,23 @@ def outcomes(msg: str) -> Outcomes:
     if first == "password" and msg.startswith("password changed for ", at):
         return _PASSWORD_CHANGED
     return ONLY_GENERIC
+
+
+def word_outcomes(word: str) -> WordOutcomes:
+    """What :func:`parse` may give for any message whose first word (up to its first
+    space, or all of it) is ``word``: :func:`outcomes` of them all, read from the word
+    (exact only where the word settles it: ``(`` first).
+
+    A word ``pam_MODULE(SERVICE:TYPE):`` names the service (the ``"): "`` that
+    :func:`outcomes` looks for can only be at its end); any other word leaves it open.
+    """
+    paren = word.find("(")
+    if paren == 0:
+        return ONLY_GENERIC, True
+    if paren < 0 or word[-2:] != "):":
+        return _ANY_OUTCOMES, False
+    service = word[paren + 1 : -2].partition(":")[0]
+    return (_SUDO_SERVICE_OUTCOMES if service == "sudo" else _SERVICE_OUTCOMES), False
 
 
 def parse(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:

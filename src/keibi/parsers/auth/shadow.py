@@ -27,7 +27,7 @@ from keibi.parsers.auth.generic import (
     users,
 )
 from keibi.parsers.context import LineContext
-from keibi.parsers.screen import Outcomes
+from keibi.parsers.screen import Outcomes, WordOutcomes
 from keibi.parsers.syslog import Header
 
 PROGRAMS = (
@@ -135,6 +135,11 @@ _OUTCOMES = outcomes_of(*((action.rstrip("!"), IAM) for _, action, _, _, _ in _T
 def outcomes(msg: str) -> Outcomes:
     """What :func:`parse` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`)."""
     return pam.outcomes(msg) if msg.startswith("pam_") else _OUTCOMES
+
+
+def word_outcomes(word: str) -> WordOutcomes:
+    """What :func:`parse` may give for any message whose first word is ``word``."""
+    return pam.word_outcomes(word) if word.startswith("pam_") else (_OUTCOMES, True)
 
 
 def _fields(

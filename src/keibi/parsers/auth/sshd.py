@@ -39,7 +39,7 @@ from keibi.parsers.auth.generic import (
     source_fields,
 )
 from keibi.parsers.context import LineContext
-from keibi.parsers.screen import Outcomes
+from keibi.parsers.screen import Outcomes, WordOutcomes
 from keibi.parsers.syslog import Header
 
 PROGRAMS = ("sshd", "sshd-session", "sshd-auth")
@@ -105,8 +105,60 @@ def _invalid_extra(state: str | None) -> dict[str, Any] | None:
     return {"keibi.ssh.invalid_user": True} if state in ("invalid", "illegal") else None
 
 
+#: what an attempt message gives its event: outcome, user, ip, port, related.ip,
+#: related.user, flags, extra (copied for each event)
+_Attempt = tuple[str, str, str | None, int, tuple[str, ...] | None, tuple[str, ...] | None,
+                 tuple[str, ...] | None, dict[str, Any]]
+#: recent attempt messages -> what they give (None: not an attempt). A connection's
+#: attempts (up to sshd's MaxAuthTries) repeat one message: "Failed password for root
+#: from 10.0.0.5 port 4242 ssh2". Bounded, and only for messages of sshd's own size.
+_SEEN_ATTEMPTS: dict[str, _Attempt | None] = {}
+_SEEN_MAX = 1024
+_SEEN_TEXT_MAX = 512
+
+
 def _attempt(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:
-    m = _ATTEMPT.match(msg[:-10] if msg.endswith(_PREAUTH) else msg)
+    seen = _SEEN_ATTEMPTS
+    found = seen.get(msg)
+    if found is None and msg not in seen:
+        found = _read_attempt(msg[:-10] if msg.endswith(_PREAUTH) else msg)
+        if len(msg) <= _SEEN_TEXT_MAX:
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[msg] = found
+    if found is None:
+        return None
+    outcome, user, ip, port, related_ip, related_user, flags, extra = found
+    # The hottest event of an auth log: built here rather than through event().
+    return [
+        Event(
+            timestamp=h[0],
+            category=AUTHENTICATION,
+            type=START,
+            action="ssh-login",
+            outcome=outcome,
+            dataset=DATASET,
+            original=line,
+            message=msg,
+            host_name=h[1],
+            source_ip=ip,
+            source_port=port,
+            user_name=user,
+            process_pid=h[3],
+            process_name=h[2],
+            log_file_path=ctx.path,
+            log_offset=offset,
+            related_ip=related_ip,
+            related_user=related_user,
+            flags=flags,
+            extra=dict(extra),
+        )
+    ]
+
+
+def _read_attempt(text: str) -> _Attempt | None:
+    """What the message ``text`` (without `` [preauth]``) gives its event, or None."""
+    m = _ATTEMPT.match(text)
     if m is None:
         return None
     verb, method, invalid, user, host, port, info = m.groups()
@@ -134,31 +186,8 @@ def _attempt(h: Header, line: str, offset: int | None, ctx: LineContext, msg: st
         outcome = "unknown"
         extra["keibi.ssh.partial"] = True
     ip = host if is_ip(host) else None
-    # The hottest event of an auth log: built here rather than through event().
-    return [
-        Event(
-            timestamp=h[0],
-            category=AUTHENTICATION,
-            type=START,
-            action="ssh-login",
-            outcome=outcome,
-            dataset=DATASET,
-            original=line,
-            message=msg,
-            host_name=h[1],
-            source_ip=ip,
-            source_port=int(port),
-            user_name=user,
-            process_pid=h[3],
-            process_name=h[2],
-            log_file_path=ctx.path,
-            log_offset=offset,
-            related_ip=(ip,) if ip else None,
-            related_user=(user,) if user else None,
-            flags=flags,
-            extra=extra,
-        )
-    ]
+    return (outcome, user, ip, int(port), (ip,) if ip else None, (user,) if user else None,
+            flags, extra)
 
 
 def _invalid(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:
@@ -505,6 +534,30 @@ _WORD_OUTCOMES: dict[str, Outcomes] = {
     word: found for word, fn in _WORDS.items()
     if type(found := _OUTCOMES.get(fn)) is frozenset
 }
+
+
+#: first word -> what parse may give for any message starting with it, exactly where the
+#: word alone tells (the union where the rest decides); none for ``error:``/``fatal:``
+_WORD_BOUNDS: dict[str, WordOutcomes] = {
+    word: (found, True) if isinstance(found := _OUTCOMES[fn], frozenset)
+    else (_DISCONNECTED | _TERMINATED, False)  # _received, the one handler that reads on
+    for word, fn in _WORDS.items() if fn is not _level
+}
+assert [fn for fn, found in _OUTCOMES.items() if not isinstance(found, frozenset)] == [
+    _received], "an sshd handler whose outcomes have no bound by its word"
+
+
+def word_outcomes(word: str) -> WordOutcomes | None:
+    """What :func:`parse` may give for any message whose first word (up to its first
+    space, or all of it) is ``word`` (:data:`~keibi.parsers.screen.WordOutcomes`); None
+    when the word alone does not bound it (``error:`` and ``fatal:`` messages, a message
+    that starts with a space)."""
+    found = _WORD_BOUNDS.get(word)
+    if found is not None:
+        return found
+    if not word or word in _WORDS:
+        return None
+    return pam.word_outcomes(word) if word.startswith("pam_") else (ONLY_GENERIC, True)
 
 
 def outcomes(msg: str) -> Outcomes:

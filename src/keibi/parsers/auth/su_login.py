@@ -34,7 +34,7 @@ from keibi.parsers.auth.generic import (
     users,
 )
 from keibi.parsers.context import LineContext
-from keibi.parsers.screen import Outcomes
+from keibi.parsers.screen import Outcomes, WordOutcomes
 from keibi.parsers.syslog import Header
 
 SU_PROGRAMS = ("su",)
@@ -83,6 +83,16 @@ def su_outcomes(msg: str) -> Outcomes:
 def login_outcomes(msg: str) -> Outcomes:
     """What :func:`parse_login` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`)."""
     return pam.outcomes(msg) if msg.startswith("pam_") else _LOGIN_OUTCOMES
+
+
+def su_word_outcomes(word: str) -> WordOutcomes:
+    """What :func:`parse_su` may give for any message whose first word is ``word``."""
+    return pam.word_outcomes(word) if word.startswith("pam_") else (_SU_OUTCOMES, True)
+
+
+def login_word_outcomes(word: str) -> WordOutcomes:
+    """What :func:`parse_login` may give for any message whose first word is ``word``."""
+    return pam.word_outcomes(word) if word.startswith("pam_") else (_LOGIN_OUTCOMES, True)
 
 
 def parse_su(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:

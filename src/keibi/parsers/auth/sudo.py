@@ -28,7 +28,7 @@ from keibi.parsers.auth.generic import (
     outcomes_of,
 )
 from keibi.parsers.context import LineContext
-from keibi.parsers.screen import Outcomes
+from keibi.parsers.screen import Outcomes, WordOutcomes
 from keibi.parsers.syslog import Header
 
 PROGRAMS = ("sudo",)
@@ -92,6 +92,14 @@ def outcomes(msg: str) -> Outcomes:
     """What :func:`parse` may give for ``msg`` (see :data:`~keibi.parsers.screen.Outcome`)."""
     text = msg.lstrip(" ")
     return pam.outcomes(text) if text.startswith("pam_") else _OUTCOMES
+
+
+def word_outcomes(word: str) -> WordOutcomes | None:
+    """What :func:`parse` may give for any message whose first word is ``word`` (None
+    for a message that starts with a space: its first word is further on)."""
+    if not word:
+        return None
+    return pam.word_outcomes(word) if word.startswith("pam_") else (_OUTCOMES, True)
 
 
 def parse(h: Header, line: str, offset: int | None, ctx: LineContext, msg: str) -> Result:
