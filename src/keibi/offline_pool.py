@@ -495,8 +495,9 @@ def _set_tasks(stype: str, paths: list[str], on_skip: Callable[[str, str], None]
                 yield from _data_tasks(stype, path, mtime, stream)
 
 
-#: chunks in order, parsed by workers or here, held at most (times the pool's window)
-_HELD = 4
+#: results parsed here held at most behind a worker's slow chunk (each holds a chunk's
+#: events: memory, not speed, bounds it)
+_HELD_HERE = 2
 
 
 class LocalParser:
@@ -575,7 +576,7 @@ def pooled_batches(
         # take what is here (parsed here, or more than the window in the pool); results
         # parsed here while a worker is slow wait behind its chunk, a few at most
         while pending and (pool.pending > window or pending[0][2] is not None
-                           or len(pending) > _HELD * window):
+                           or len(pending) > window + _HELD_HERE):
             if (batch := take()) is not None:
                 yield batch
     while pending:
