@@ -167,4 +167,4 @@ def test_this_process_parses_while_the_workers_are_behind(
     assert (rep2.events, rep2.line_stats) == (rep1.events, rep1.line_stats)
     assert rep2.skipped == rep3.skipped and len(rep2.skipped) == int(damaged)
     (local,) = parsers
-    assert local.chunks > 10  # most chunks, but never the first `window` ones
+    assert local.chunks > 3  # several chunks (never the first `window` ones)
