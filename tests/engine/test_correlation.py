@@ -385,6 +385,17 @@ def _takeover_stream(seed: int) -> list[Event]:
     return events
 
 
+def _trace(rules: list[LoadedRule], events: list[Event]
+           ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], object]:
+    """Every update of a fresh engine over ``events``, its alerts and match counters."""
+    engine = Engine(rules)
+    updates = [(u.alert.alert_id, u.alert.alert_count, u.alert.start, u.alert.end,
+                u.alert.message, u.new, [e.timestamp for e in u.alert.alert_evidence or ()])
+               for e in events for u in engine.process(e)]
+    engine.finish()
+    return updates, _summary(engine), engine.stats()["matches"]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_union_temporal_path_equals_the_generic_one(
         builtins: list[LoadedRule], seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -395,20 +406,12 @@ def test_the_union_temporal_path_equals_the_generic_one(
 
     events = _takeover_stream(seed)
 
-    def trace() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], object]:
-        engine = Engine(builtins)
-        updates = [(u.alert.alert_id, u.alert.alert_count, u.alert.start, u.alert.end,
-                    u.alert.message, u.new, [e.timestamp for e in u.alert.alert_evidence or ()])
-                   for e in events for u in engine.process(e)]
-        engine.finish()
-        return updates, _summary(engine), engine.stats()["matches"]
-
-    union = trace()
+    union = _trace(builtins, events)
     assert "Account Takeover Chain (Brute Force, Login, Then Privileged Or Persistent Action)" \
         in {row[1] for row in union[1]}
     monkeypatch.setattr(TemporalCorrelator, "_feed_union",
                         lambda self, ref, match: self._feed_steps([ref], match))
-    assert union == trace()
+    assert union == _trace(builtins, events)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -421,16 +424,8 @@ def test_the_one_step_ordered_feed_equals_the_generic_one(
     events = _takeover_stream(seed) + _late_attack_stream(seed)
     events.sort(key=lambda e: e.timestamp)
 
-    def trace() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], object]:
-        engine = Engine(builtins)
-        updates = [(u.alert.alert_id, u.alert.alert_count, u.alert.start, u.alert.end,
-                    u.alert.message, u.new, [e.timestamp for e in u.alert.alert_evidence or ()])
-                   for e in events for u in engine.process(e)]
-        engine.finish()
-        return updates, _summary(engine), engine.stats()["matches"]
-
-    direct = trace()
+    direct = _trace(builtins, events)
     assert "SSH Login After Brute Force" in {row[1] for row in direct[1]}
     monkeypatch.setattr(TemporalCorrelator, "_feed_one_ordered",
                         lambda self, i, match: self._feed_steps([i], match))
-    assert direct == trace()
+    assert direct == _trace(builtins, events)
