@@ -237,6 +237,8 @@ def odd_events(gates: list[Clauses], base: list[Event], n: int, seed: int,
                 attrs[FIELD_ATTRS[name]] = value(name)
             else:
                 extra[name] = value(name)
+        if rng.random() < 0.3:  # many other fields, as real audit events hold
+            extra |= {f"auditd.data.other{i}": str(i) for i in range(rng.randint(5, 25))}
         out.append(msgspec.structs.replace(event, **attrs, extra=extra or None))
     return out
 

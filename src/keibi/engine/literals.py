@@ -537,9 +537,10 @@ MEMO_LIST_TEXT = 4 * MEMO_TEXT
 SELECT_LIMIT = 1024
 #: answers remembered per tuple of values, over all the selectors of a filter
 SELECTIONS_LIMIT = 8192
-#: ``extra`` fields a generated function reads one by one; with more, it walks the
-#: event's ``extra`` instead (events hold a few of them)
+#: ``extra`` fields a generated function always reads one by one; with more, it walks
+#: an event's ``extra`` instead when that holds fewer items than this share (%) of them
 EXTRA_INLINE = 4
+WALK_SHARE = 80
 
 T = TypeVar("T")
 
@@ -673,8 +674,9 @@ class LiteralFilter:
 
     def _extra_lines(self, extra: list[_Field], ns: dict[str, Any]) -> list[str]:
         """Lines ORing into ``m`` the masks of the ``extra`` fields (``x``, not empty):
-        each one looked up when there are a few, else the event's own ``extra`` walked.
-        A list is looked up as a tuple (the memo holds lists of texts so)."""
+        each one looked up, or the event's own ``extra`` walked when it holds fewer items
+        than (about) the fields there are to look up. A list is looked up as a tuple (the
+        memo holds lists of texts so)."""
         lookup = ["if type(v) is list:",
                   "    v = tuple(v)",
                   "try:",
@@ -682,20 +684,24 @@ class LiteralFilter:
                   "except (KeyError, TypeError):  # new, None, or an unhashable element",
                   "    if v is not None:",
                   "        m |= {value}(v)"]
-        lines: list[str] = []
+        gets: list[str] = []
+        for j, f in enumerate(extra):
+            ns[f"N{j}"], ns[f"XM{j}"], ns[f"XV{j}"] = f.name, f.memo, f.value
+            gets += [f"v = x.get(N{j})", "if v is not None:"]
+            gets += ["    " + s.format(memo=f"XM{j}", value=f"XV{j}") for s in lookup]
         if len(extra) <= EXTRA_INLINE:
-            for j, f in enumerate(extra):
-                ns[f"N{j}"], ns[f"XM{j}"], ns[f"XV{j}"] = f.name, f.memo, f.value
-                lines += [f"        v = x.get(N{j})", "        if v is not None:"]
-                lines += ["            " + s.format(memo=f"XM{j}", value=f"XV{j}")
-                          for s in lookup]
-            return lines
+            return ["        " + s for s in gets]
         ns["XM"] = {f.name: f.memo for f in extra}
         ns["XV"] = {f.name: f.value for f in extra}
-        lines += ["        for n, v in x.items():",
-                  "            g = XM.get(n)",
-                  "            if g is not None:"]
-        return lines + ["                " + s.format(memo="g", value="XV[n]") for s in lookup]
+        walk = ["for n, v in x.items():",
+                "    g = XM.get(n)",
+                "    if g is not None:"]
+        walk += ["        " + s.format(memo="g", value="XV[n]") for s in lookup]
+        # a lookup costs about what a walked item does
+        return [f"        if len(x) < {len(extra) * WALK_SHARE // 100}:",
+                *("            " + s for s in walk),
+                "        else:",
+                *("            " + s for s in gets)]
 
     def _function(self, lines: list[str], ns: dict[str, Any], name: str,
                   defaults: tuple[Any, ...] | None) -> Any:
