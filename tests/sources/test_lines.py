@@ -149,3 +149,27 @@ def test_texts_are_the_lines_without_their_objects(chunk: int) -> None:
     o, t = sp.flush_texts()
     assert list(zip(offsets + o, texts + t, strict=True)) == [(x.offset, x.text) for x in lines]
     assert st == stats and stats.truncated > 0
+
+
+@pytest.mark.parametrize("max_line_bytes", [8, 65536])
+def test_pieces_that_end_with_a_newline(max_line_bytes: int) -> None:
+    """A piece that ends with a newline (a worker's chunk) is split as any other."""
+    rng = random.Random(max_line_bytes)
+    alphabet = b"ab \r\x00\xff\xc3\xa9\xe2\x82\xac"
+    records = [bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 20)))
+               for _ in range(3000)] + [b"plain"] * 50
+    rng.shuffle(records)
+    data = b"".join(r + b"\n" for r in records)
+    stats = LineStats()
+    sp = LineSplitter("f", stats, max_line_bytes)
+    lines: list[RawLine] = []
+    cut = 0
+    while cut < len(data):  # pieces of whole records, some of them all ASCII
+        end = data.index(b"\n", min(cut + rng.randrange(1, 200), len(data) - 1)) + 1
+        lines += sp.feed(data[cut:end])
+        cut = end
+    lines += sp.flush()
+    expected, expected_stats = split_all(data, 1, max_line_bytes)
+    assert lines == expected and stats == expected_stats
+    if max_line_bytes > 20:
+        assert [(x.offset, x.text) for x in lines] == reference(data)
