@@ -290,14 +290,7 @@ def _evidence_parts(events: Any) -> list[bytes]:
         if hit is not None and hit[0] is e:
             add(hit[1])
             continue
-        try:
-            out = writers.last(e)
-            if out is None:
-                out = writers.write(e)
-        except Exception:  # the planned path decides: the same bytes, or its own error
-            out = None
-        if out is None:
-            out = _dumps_planned(e)
+        out = _written(writers, e)
         if len(cache) >= _EVIDENCE_JSON_MAX:
             cache.clear()
         cache[id(e)] = (e, out)
@@ -330,10 +323,15 @@ def dumps(event: Event) -> bytes:
     it does not fit, or that it fails on, goes through :func:`_dumps_planned`, which makes
     the same bytes (or raises the error the encoding has always raised).
     """
+    return _written(_writers, event)
+
+
+def _written(writers: Writers, event: Event) -> bytes:
+    """``event`` as JSON by the writer of its shape, else by :func:`_dumps_planned`."""
     try:
-        out = _writers.last(event)
+        out = writers.last(event)
         if out is None:
-            out = _writers.write(event)
+            out = writers.write(event)
     except Exception:  # the planned path decides: the same bytes, or its own error
         out = None
     return out if out is not None else _dumps_planned(event)
