@@ -255,17 +255,11 @@ class _Open:
         else:
             self.tail.append(e)
 
-    def merge_entities(self, event: Event) -> None:
-        """Fold ``event``'s entity values in: a value seen first is kept, a second
-        different one makes the field vary (:data:`_VARIES`, equal to anything)."""
-        values = _entity_values_of(event)
-        # the common case, one tuple comparison: the event agrees with what the alert
-        # holds (varying fields compare equal to anything); else with the previous event
-        if values != self.held and values != self.last_values:
-            self.merge_values(values)
-
     def merge_values(self, values: tuple[Any, ...]) -> None:
-        """:meth:`merge_entities` past its quick checks, for an event's ``values``."""
+        """Fold an event's entity ``values`` in: a value seen first is kept, a second
+        different one makes the field vary (:data:`_VARIES`, equal to anything). The
+        caller skips events whose values equal ``held`` or ``last_values`` (nothing
+        would change: :meth:`AlertGrouper.add`)."""
         self.last_values = values
         ent = self.entities
         changed = False
@@ -429,7 +423,10 @@ class AlertGrouper:
                 head.append(e)
             else:
                 st.tail.append(e)
-            values = _entity_values_of(e)  # merge_entities, its quick checks inline
+            # the common case, one tuple comparison: the event agrees with what the
+            # alert holds (varying fields compare equal to anything), or with the
+            # previous event merged
+            values = _entity_values_of(e)
             if values != st.held and values != st.last_values:
                 st.merge_values(values)
         st.end = end
