@@ -11,7 +11,11 @@ TEST_DEBS = rsyslog openssh-server openssh-client sshpass auditd fail2ban cron i
 run: install
 	$(BIN)/keibi run
 
+# byte-compiled up front, as a regular pip install does: an editable install leaves it
+# to the first import, which never happens where PYTHONDONTWRITEBYTECODE is set (each
+# `keibi` start, and each parse worker, would compile every module again)
 install: $(VENV)/.installed
+	@$(BIN)/python -m compileall -q src/keibi
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PYTHON) || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -28,6 +29,7 @@ from keibi.offline_pool import (
     LocalParser,
     ParsePool,
     PoolError,
+    Spawned,
     can_pool,
     is_stateless,
     pooled_batches,
@@ -46,8 +48,8 @@ class InputError(Exception):
     """An input cannot be read at all (missing file, unknown source type)."""
 
 
-__all__ = ["Batch", "InputError", "PoolError", "ReadReport", "default_jobs", "plan_inputs",
-           "read_batches", "read_events"]
+__all__ = ["Batch", "InputError", "PoolError", "ReadReport", "Spawned", "default_jobs",
+           "plan_inputs", "read_batches", "read_events", "spawn_workers"]
 
 
 @dataclass(slots=True)
@@ -204,6 +206,23 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def spawn_workers(paths: Sequence[str], jobs: int,
+                  min_pool_bytes: int = POOL_MIN_BYTES) -> Spawned | None:
+    """The worker processes :func:`read_batches` will want for ``paths`` with ``jobs``,
+    started now (they get ready while the caller loads its rules), or None when the files
+    named are too small for workers (their rotated members are not counted: the reader
+    then starts its own workers if it wants them)."""
+    if jobs <= 1 or not can_pool():
+        return None
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+    return Spawned(jobs - 1) if total >= min_pool_bytes else None
+
+
 def read_batches(
     paths: Sequence[str],
     *,
@@ -214,21 +233,23 @@ def read_batches(
     prefilter: Prefilter | None = None,
     jobs: int = 1,
     min_pool_bytes: int = POOL_MIN_BYTES,
+    spawned: Spawned | None = None,
 ) -> Iterator[Batch]:
     """What the engine needs from ``paths``, in batches (:class:`~keibi.offline_pool.Batch`).
 
     With a ``prefilter`` and one rotated set read by a line parser, batches hold only the
     events the prefilter wants, with the times of the others (``Engine.observe``;
     :mod:`keibi.offline_sift`): when ``jobs`` > 1 and the set is large, parsed by
-    ``jobs - 1`` worker processes (this process, running the engine, is the other job),
-    else here. Otherwise every event, read here exactly as
-    :func:`read_events` does. ``report`` counts every event either way.
+    ``jobs - 1`` worker processes (this process, running the engine, is the other job;
+    those of ``spawned`` first, :func:`spawn_workers`), else here. Otherwise every event,
+    read here exactly as :func:`read_events` does. ``report`` counts every event either way.
     """
     rep = report if report is not None else ReadReport()
     sets = plan_inputs(paths, forced_type, rep)
     if prefilter is not None and len(sets) == 1 and is_stateless(sets[0].stype):
         if jobs > 1 and can_pool() and rep.bytes_total >= min_pool_bytes:
-            yield from _pooled(sets[0], rep, max_line_bytes, on_bytes, prefilter, jobs)
+            yield from _pooled(sets[0], rep, max_line_bytes, on_bytes, prefilter, jobs,
+                               spawned)
         else:
             yield from _sifted(sets[0], rep, max_line_bytes, on_bytes, prefilter)
         return
@@ -274,7 +295,7 @@ def _sifted(s: _Set, report: ReadReport, max_line_bytes: int,
 
 def _pooled(s: _Set, rep: ReadReport, max_line_bytes: int,
             on_bytes: Callable[[int], None] | None, prefilter: Prefilter,
-            jobs: int) -> Iterator[Batch]:
+            jobs: int, spawned: Spawned | None) -> Iterator[Batch]:
     done: dict[str, int] = {}
 
     def on_result(path: str, r: ChunkResult) -> bool:
@@ -298,7 +319,7 @@ def _pooled(s: _Set, rep: ReadReport, max_line_bytes: int,
         rep.skipped.append((path, why))
 
     workers = max(1, jobs - 1)  # the engine here is busy too: one job of its own
-    with ParsePool(workers, prefilter, max_line_bytes) as pool:
+    with ParsePool(workers, prefilter, max_line_bytes, spawned) as pool:
         # this process parses too while the workers are behind (LocalParser)
         yield from pooled_batches(s.stype, s.paths, pool, on_result, on_skip, 4 * workers,
                                   LocalParser(pool.setup))

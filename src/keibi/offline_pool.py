@@ -55,7 +55,7 @@ from keibi.sources.files import READ_SIZE, CorruptInput, open_stream
 from keibi.sources.lines import LineSplitter, LineStats
 
 __all__ = ["CHUNK_BYTES", "Batch", "ChunkResult", "LocalParser", "ParsePool", "PoolError",
-           "Task", "can_pool", "is_stateless", "pooled_batches"]
+           "Spawned", "Task", "can_pool", "is_stateless", "pooled_batches"]
 
 #: bytes per chunk (a chunk ends at the first newline after this many bytes)
 CHUNK_BYTES = 512 << 10
@@ -245,15 +245,65 @@ def _widen(fd: int) -> None:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
 
 
+def _spawn() -> subprocess.Popen[bytes]:
+    """A worker process (``python -m keibi.offline_pool``), importing its modules; it
+    waits for its :class:`Setup` on stdin."""
+    import keibi
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(keibi.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    # stdout unbuffered: no result hides in a buffer from ready()
+    proc = subprocess.Popen([sys.executable, "-m", "keibi.offline_pool"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0)
+    assert proc.stdout is not None
+    _widen(proc.stdout.fileno())
+    return proc
+
+
+class Spawned:
+    """Worker processes started early: they start Python and import their modules (a
+    good part of a second on a small host) while the caller loads its rules, instead of
+    after. A :class:`ParsePool` adopts them (:meth:`take`); :meth:`close` ends those no
+    pool took (end of stdin ends a worker waiting for its setup)."""
+
+    def __init__(self, n: int) -> None:
+        self._procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for _ in range(n):
+                self._procs.append(_spawn())
+        except BaseException:
+            self.close()
+            raise
+
+    def __len__(self) -> int:
+        return len(self._procs)
+
+    def take(self) -> subprocess.Popen[bytes] | None:
+        """A started worker, now the caller's (None: none left)."""
+        return self._procs.pop(0) if self._procs else None
+
+    def close(self) -> None:
+        procs, self._procs = self._procs, []
+        for proc in procs:
+            with contextlib.suppress(OSError, ValueError):
+                if proc.stdin is not None:
+                    proc.stdin.close()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
 class ParsePool:
-    """``n`` worker processes answering tasks in submission order (round robin)."""
+    """``n`` worker processes answering tasks in submission order (round robin); those of
+    ``spawned`` first (started early, :class:`Spawned`)."""
 
-    def __init__(self, n: int, prefilter: Prefilter, max_line_bytes: int) -> None:
-        import keibi
-
-        root = os.path.dirname(os.path.dirname(os.path.abspath(keibi.__file__)))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    def __init__(self, n: int, prefilter: Prefilter, max_line_bytes: int,
+                 spawned: Spawned | None = None) -> None:
         setup = msgspec.msgpack.encode(Setup(prefilter.attrs, prefilter.values,
                                              prefilter.everything, max_line_bytes))
         self._procs: list[subprocess.Popen[bytes]] = []
@@ -268,13 +318,8 @@ class ParsePool:
         self._direct = [True] * n
         try:
             for _ in range(max(1, n)):
-                # stdout unbuffered: no result hides in a buffer from ready()
-                proc = subprocess.Popen([sys.executable, "-m", "keibi.offline_pool"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        env=env, bufsize=0)
+                proc = (spawned.take() if spawned is not None else None) or _spawn()
                 self._procs.append(proc)
-                assert proc.stdout is not None
-                _widen(proc.stdout.fileno())
                 q: SimpleQueue[bytes | None] = SimpleQueue()
                 self._queues.append(q)
                 # a writer thread per worker: a big task never blocks the reading side

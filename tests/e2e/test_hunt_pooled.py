@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from keibi.config import load_config
 from keibi.detection import build_engine
 from keibi.engine.engine import Engine
 from keibi.events.encoding import dumps
-from keibi.offline import ReadReport, read_batches
+from keibi.offline import ReadReport, read_batches, spawn_workers
 from keibi.offline_pool import Batch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,3 +169,57 @@ def test_this_process_parses_while_the_workers_are_behind(
     assert rep2.skipped == rep3.skipped and len(rep2.skipped) == int(damaged)
     (local,) = parsers
     assert local.chunks > 3  # several chunks (never the first `window` ones)
+
+
+def test_workers_started_early_are_the_ones_that_parse(authlog: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers started before the rules load (offline.spawn_workers) are the pool's own:
+    no other process is started, and the alerts are those of one process."""
+    monkeypatch.setattr(offline_pool, "CHUNK_BYTES", 64 << 10)
+    single, rep1 = _hunt([str(authlog)], 1)
+    assert spawn_workers([str(authlog)], 3, min_pool_bytes=authlog.stat().st_size + 1) is None
+    assert spawn_workers([str(authlog)], 1, min_pool_bytes=0) is None
+    spawned = spawn_workers([str(authlog), str(authlog.parent / "missing")], 3,
+                            min_pool_bytes=authlog.stat().st_size)
+    assert spawned is not None and len(spawned) == 2
+    early = {p.pid for p in spawned._procs}
+    started: list[int] = []
+    spawn = offline_pool._spawn
+
+    def counted() -> subprocess.Popen[bytes]:
+        proc = spawn()
+        started.append(proc.pid)
+        return proc
+
+    monkeypatch.setattr(offline_pool, "_spawn", counted)
+    pools: list[offline_pool.ParsePool] = []
+    made = offline_pool.ParsePool.__init__
+
+    def init(self: offline_pool.ParsePool, *args: Any) -> None:
+        made(self, *args)
+        pools.append(self)
+
+    monkeypatch.setattr(offline_pool.ParsePool, "__init__", init)
+    engine = build_engine(load_config(None), updates=False)
+    report = ReadReport()
+    try:
+        batches = list(read_batches([str(authlog)], report=report, min_pool_bytes=0,
+                                    prefilter=engine.prefilter(), jobs=3, spawned=spawned))
+        assert len(spawned) == 0  # all taken
+    finally:
+        spawned.close()
+    (pool,) = pools
+    assert {p.pid for p in pool._procs} == early and not started
+    assert all(p.returncode == 0 for p in pool._procs)
+    assert _run(engine, batches) == single
+    assert (report.events, report.line_stats) == (rep1.events, rep1.line_stats)
+
+
+def test_workers_started_early_and_not_used_end() -> None:
+    """Workers no pool took end cleanly when closed (end of their stdin), unlike a
+    process left waiting."""
+    spawned = offline_pool.Spawned(2)
+    procs = list(spawned._procs)
+    spawned.close()
+    assert len(spawned) == 0 and [p.returncode for p in procs] == [0, 0]
+    spawned.close()  # twice is harmless

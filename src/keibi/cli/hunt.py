@@ -25,11 +25,20 @@ from keibi.cli.common import (
 )
 from keibi.cli.progress import progress_for
 from keibi.cli.suppress import stored_suppressor
+from keibi.config import Config
 from keibi.detection import RuleLoadError, build_engine, load_rule_set
 from keibi.engine.engine import Engine
 from keibi.events.encoding import dumps
 from keibi.events.model import Event
-from keibi.offline import InputError, PoolError, ReadReport, default_jobs, read_batches
+from keibi.offline import (
+    InputError,
+    PoolError,
+    ReadReport,
+    Spawned,
+    default_jobs,
+    read_batches,
+    spawn_workers,
+)
 from keibi.parsers.registry import SOURCE_TYPES
 
 
@@ -104,6 +113,17 @@ class _Output:
 
 def run(args: argparse.Namespace) -> int:
     config = config_of(args)
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    # parse workers start now: they get ready while the rules load
+    spawned = spawn_workers(args.paths, jobs)
+    try:
+        return _run(args, config, jobs, spawned)
+    finally:
+        if spawned is not None:
+            spawned.close()  # those the reader did not take
+
+
+def _run(args: argparse.Namespace, config: Config, jobs: int, spawned: Spawned | None) -> int:
     rule_set = load_rule_set(config, args.rules, builtin=not args.no_builtin)
     for err in rule_set.errors:
         print(f"keibi hunt: rule error: {err}", file=sys.stderr)
@@ -119,24 +139,24 @@ def run(args: argparse.Namespace) -> int:
     gc.set_threshold(10_000, *thresholds[1:])
     suppressor = None if args.no_suppress else stored_suppressor(args, config)
     try:
-        return _hunt(args, config.max_line_bytes, engine, report, suppressor)
+        return _hunt(args, config.max_line_bytes, engine, report, jobs, spawned, suppressor)
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
 def _hunt(args: argparse.Namespace, max_line_bytes: int, engine: Engine,
-          report: ReadReport, suppressor: Suppressor | None = None) -> int:
+          report: ReadReport, jobs: int, spawned: Spawned | None,
+          suppressor: Suppressor | None = None) -> int:
     started = time.perf_counter()
     output = _Output(args, suppressor)
     process_batch, drain = engine.process_batch, engine.drain_closed
-    jobs = default_jobs() if args.jobs is None else args.jobs
     try:
         with progress_for(args.paths) as on_bytes:
             for batch in read_batches(args.paths, forced_type=args.source, report=report,
                                       max_line_bytes=max_line_bytes,
                                       on_bytes=on_bytes, prefilter=engine.prefilter(),
-                                      jobs=jobs):
+                                      jobs=jobs, spawned=spawned):
                 process_batch(batch.events, batch.ticks, batch.cuts)
                 output.write(drain())
     except (InputError, KeyError) as exc:
