@@ -261,6 +261,17 @@ def _spawn() -> subprocess.Popen[bytes]:
     return proc
 
 
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a worker whose stdin is closed (it ends), killing one that does not."""
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
 class Spawned:
     """Worker processes started early: they start Python and import their modules (a
     good part of a second on a small host) while the caller loads its rules, instead of
@@ -289,13 +300,7 @@ class Spawned:
             with contextlib.suppress(OSError, ValueError):
                 if proc.stdin is not None:
                     proc.stdin.close()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+            _reap(proc)
 
 
 class ParsePool:
@@ -388,13 +393,7 @@ class ParsePool:
         for t in self._threads:
             t.join(timeout=5)
         for proc in self._procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+            _reap(proc)
 
     def __enter__(self) -> ParsePool:
         return self
