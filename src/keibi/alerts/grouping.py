@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -55,19 +56,10 @@ ENTITY_FIELDS = (
 
 
 class _Varies:
-    """An entity field whose events disagree: equal to any value, so that a tuple of
-    an alert's entity values equals an event's values whenever merging that event
-    would change nothing (one comparison in C instead of a loop)."""
+    """The entity value of a field whose events disagree (a marker: compared by
+    identity, never by value)."""
 
     __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        return True
-
-    def __ne__(self, other: object) -> bool:
-        return False
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return "<varies>"
@@ -75,6 +67,8 @@ class _Varies:
 
 _VARIES = _Varies()
 _ENTITY_ATTRS = tuple(FIELD_ATTRS[f] for f in ENTITY_FIELDS)
+#: the entity values of an alert before its first event: none seen
+_NO_VALUES: tuple[Any, ...] = (None,) * len(ENTITY_FIELDS)
 
 
 def _attrs_getter(attrs: tuple[str, ...]) -> Callable[[Event], tuple[Any, ...]]:
@@ -89,19 +83,27 @@ def _attrs_getter(attrs: tuple[str, ...]) -> Callable[[Event], tuple[Any, ...]]:
 
 
 _entity_values = _attrs_getter(_ENTITY_ATTRS)
-_ENTITY_MEMO: list[Any] = [None, None]  # (event, its entity values), the latest
+#: (event, its entity values), the latest: one event is merged into several alerts in
+#: a row (brute force and spraying), so :meth:`AlertGrouper.add` reads them once
+_ENTITY_MEMO: list[Any] = [None, None]
 
 
-def _entity_values_of(event: Event) -> tuple[Any, ...]:
-    """An event's entity values; one event is merged into several alerts in a row
-    (brute force and spraying), so the latest is remembered."""
-    memo = _ENTITY_MEMO
-    if memo[0] is event:
-        values: tuple[Any, ...] = memo[1]
-        return values
-    values = _entity_values(event)
-    memo[0], memo[1] = event, values
-    return values
+def _nothing(values: tuple[Any, ...]) -> tuple[()]:
+    """The stable part of entity values when every field varies: nothing."""
+    return ()
+
+
+def _stable_picker(held: Sequence[Any]) -> Callable[[tuple[Any, ...]], Any]:
+    """A function of entity values: those at the positions where ``held`` does not vary
+    -- ``tuple`` itself (the values as they are, not copied) while none varies, else an
+    ``itemgetter`` (a bare value when one position is left). Comparing its result for
+    an event with its result for ``held`` is one comparison in C."""
+    keep = [i for i, v in enumerate(held) if v is not _VARIES]
+    if len(keep) == len(held):
+        return tuple
+    if not keep:
+        return _nothing
+    return itemgetter(*keep)
 
 
 def _group_key_getter(fields: tuple[str, ...]) -> Callable[[Event], tuple[tuple[str, Any], ...]]:
@@ -127,30 +129,35 @@ def _group_key_getter(fields: tuple[str, ...]) -> Callable[[Event], tuple[tuple[
 
 
 class _View:
-    """An open alert frozen at one moment: all an alert Event is built from."""
+    """An open alert frozen at one moment: what changes while it is open (the fields
+    fixed at its first match are read from the open alert, which never changes them).
+    Message templates read it (:func:`_resolve`)."""
 
-    __slots__ = ("count", "distinct", "end", "entity_kw", "evidence", "group_text", "rule",
-                 "start", "static")
+    __slots__ = ("count", "distinct", "end", "evidence", "held", "open", "start")
 
     def __init__(self, st: _Open) -> None:
-        self.rule: AlertRule = st.rule
-        self.static: dict[str, Any] = st.static  # never changes
-        self.entity_kw: dict[str, Any] = st.entity_kw  # replaced, never changed in place
-        self.group_text: str = st.group_text
+        self.open = st
         self.count: int = st.count
         self.start: float = st.start
         self.end: float = st.end
         self.distinct: int | None = st.distinct
+        self.held: tuple[Any, ...] = st.held
         self.evidence: tuple[Event, ...] = (*st.head, *st.tail)
 
+    @property
+    def rule(self) -> AlertRule:
+        return self.open.rule
+
     def build(self) -> Event:
-        rule = self.rule
+        st = self.open
+        rule = st.rule
+        static = st.static
         if rule.message is not None:
             message = rule.message(self)
         else:
-            message = default_message(rule.name, self.group_text, self.count,
+            message = default_message(rule.name, static["alert_group"] or "", self.count,
                                       self.end - self.start)
-        return Event(**self.entity_kw, **self.static, start=self.start, end=self.end,
+        return Event(**st.entity_kw(self.held), **static, start=self.start, end=self.end,
                      alert_count=self.count, alert_evidence=self.evidence, message=message)
 
 
@@ -182,7 +189,7 @@ class AlertUpdate:
     def alert_id(self) -> str:
         """The alert's id, without building the alert."""
         if self._view is not None:
-            return str(self._view.static["alert_id"])
+            return self._view.open.alert_id
         return self.alert.alert_id or ""
 
     def __repr__(self) -> str:
@@ -207,9 +214,19 @@ class AlertRule:
     #: ``group_by`` fields the event has (set from ``group_by``)
     key_of: Callable[[Event], tuple[tuple[str, Any], ...]] = field(init=False, repr=False,
                                                                    compare=False)
+    #: the Event keyword arguments every alert of the rule has (set from the above)
+    fields: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key_of", _group_key_getter(self.group_by))
+        object.__setattr__(self, "fields", {
+            "kind": "alert", "severity": self.severity,
+            "alert_severity": severity_name(self.severity), "rule_id": self.id,
+            "rule_name": self.name, "rule_ruleset": self.ruleset,
+            "rule_description": self.description,
+            "threat_framework": FRAMEWORK if self.techniques or self.tactics else None,
+            "threat_technique_id": self.techniques or None,
+            "threat_tactic_name": self.tactics or None})
 
     @classmethod
     def of(cls, rule: LoadedRule) -> AlertRule:
@@ -221,15 +238,25 @@ class AlertRule:
 
 
 class _Open:
-    __slots__ = ("alert_id", "count", "distinct", "end", "entities", "entity_kw", "first",
-                 "group_text", "head", "held", "key", "last", "last_values", "rule", "start",
-                 "static", "tail")
+    """One open alert: the state its matches have built so far.
+
+    ``held`` holds its entity values aligned with ENTITY_FIELDS (None: not seen,
+    :data:`_VARIES`: its events differ), replaced (never changed in place) when a merge
+    changes it; ``pick`` reads, of an event's entity values, the positions where
+    ``held`` does not vary and ``stable`` is ``pick(held)``: an event whose picked values
+    equal ``stable`` changes nothing (:meth:`AlertGrouper.add`). The fields fixed at the
+    first match (id, group text, rule fields: :attr:`static`) are computed when first
+    read -- closing, building, a snapshot -- so that opening an alert costs little.
+    """
+
+    __slots__ = ("_kw", "_kw_of", "_static", "count", "distinct", "end", "first", "head",
+                 "held", "key", "last", "last_values", "pick", "rule", "stable", "start",
+                 "tail")
 
     def __init__(self, rule: AlertRule, key: tuple[tuple[str, Any], ...], first: float,
                  start: float) -> None:
         self.rule = rule
         self.key = key
-        self.alert_id = alert_id(rule.id, key, first)
         self.first = first
         self.start = start
         self.end = start
@@ -238,14 +265,36 @@ class _Open:
         self.distinct: int | None = None
         self.head: list[Event] = []
         self.tail: deque[Event] = deque(maxlen=EVIDENCE_LATEST)
-        # entity values aligned with ENTITY_FIELDS (None: not seen, _VARIES: differ)
-        self.entities: list[Any] = [None] * len(ENTITY_FIELDS)
-        self.held: tuple[Any, ...] = (None,) * len(ENTITY_FIELDS)  # ``entities`` as a tuple
+        self.held = self.stable = _NO_VALUES
+        self.pick: Callable[[tuple[Any, ...]], Any] = tuple
         self.last_values: tuple[Any, ...] | None = None  # the previous event's values
-        self.group_text = ", ".join(f"{f}={v}" for f, v in key)
-        self.static = _static_fields(rule, key, first, self.alert_id, self.group_text)
-        # the entity values as Event keyword arguments (those the group does not fix)
-        self.entity_kw: dict[str, Any] = {}
+        self._static: dict[str, Any] | None = None
+        self._kw: dict[str, Any] = {}
+        self._kw_of: tuple[Any, ...] | None = None  # the ``held`` that ``_kw`` is of
+
+    @property
+    def static(self) -> dict[str, Any]:
+        """The Event keyword arguments of the alert that never change while it is open
+        (computed on first read)."""
+        static = self._static
+        if static is None:
+            static = self._static = _static_fields(self.rule, self.key, self.first)
+        return static
+
+    @property
+    def alert_id(self) -> str:
+        aid: str = self.static["alert_id"]
+        return aid
+
+    def entity_kw(self, held: tuple[Any, ...]) -> dict[str, Any]:
+        """The entity values ``held`` as Event keyword arguments (those the group does
+        not fix); the latest is remembered, for the views that share it. Read only."""
+        if self._kw_of is not held:
+            static = self.static
+            self._kw = {attr: v for attr, v in zip(_ENTITY_ATTRS, held, strict=True)
+                        if v is not None and v is not _VARIES and attr not in static}
+            self._kw_of = held
+        return self._kw
 
     def add_evidence(self, e: Event) -> None:
         if e.timestamp > self.end:
@@ -257,12 +306,16 @@ class _Open:
 
     def merge_values(self, values: tuple[Any, ...]) -> None:
         """Fold an event's entity ``values`` in: a value seen first is kept, a second
-        different one makes the field vary (:data:`_VARIES`, equal to anything). The
-        caller skips events whose values equal ``held`` or ``last_values`` (nothing
-        would change: :meth:`AlertGrouper.add`)."""
+        different one makes the field vary (:data:`_VARIES`). The caller skips events
+        whose stable values equal ``stable`` or whose values equal ``last_values``
+        (nothing would change: :meth:`AlertGrouper.add`)."""
         self.last_values = values
-        ent = self.entities
-        changed = False
+        held = self.held
+        if held is _NO_VALUES:  # the first event: its values are all the alert holds
+            self.held = self.stable = values
+            return
+        ent = list(held)
+        changed = varied = False
         for i, v in enumerate(values):
             if v is not None:
                 prev = ent[i]
@@ -271,16 +324,17 @@ class _Open:
                     changed = True
                 elif prev is not _VARIES and prev != v:
                     ent[i] = _VARIES
-                    changed = True
-        if changed:
-            self.held = tuple(ent)
-            self.refresh_entity_kw()
+                    varied = True
+        if changed or varied:
+            self.hold(tuple(ent), varied)
 
-    def refresh_entity_kw(self) -> None:
-        static = self.static
-        self.entity_kw = {
-            attr: v for attr, v in zip(_ENTITY_ATTRS, self.entities, strict=True)
-            if v is not None and v is not _VARIES and attr not in static}
+    def hold(self, held: tuple[Any, ...], varied: bool = True) -> None:
+        """Make ``held`` the entity values (``varied``: its varying fields may differ
+        from the previous ones)."""
+        if varied:
+            self.pick = _stable_picker(held)
+        self.held = held
+        self.stable = self.pick(held)
 
 
 _SPECIALS: dict[str, Callable[[_View], Any]] = {
@@ -299,12 +353,13 @@ def _resolve(name: str) -> Callable[[_View], Any]:
     attr = FIELD_ATTRS.get(name)
 
     def field(view: _View) -> Any:
+        st = view.open
         if attr is not None:
-            v = view.static.get(attr)
+            v = st.static.get(attr)
             if v is None:
-                v = view.entity_kw.get(attr)
+                v = st.entity_kw(view.held).get(attr)
         else:
-            v = (view.static.get("extra") or {}).get(name)
+            v = (st.static.get("extra") or {}).get(name)
         if v is None and view.evidence:
             v = view.evidence[-1].get(name)
         return v
@@ -312,9 +367,10 @@ def _resolve(name: str) -> Callable[[_View], Any]:
     return field
 
 
-def _static_fields(rule: AlertRule, key: tuple[tuple[str, Any], ...], first: float,
-                   aid: str, group_text: str) -> dict[str, Any]:
-    """The Event keyword arguments of an alert that never change while it is open."""
+def _static_fields(rule: AlertRule, key: tuple[tuple[str, Any], ...], first: float
+                   ) -> dict[str, Any]:
+    """The Event keyword arguments of an alert that never change while it is open:
+    its group's fields, then (overriding them) the rule's, its time, id and group."""
     kw: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for f, v in key:
@@ -323,14 +379,12 @@ def _static_fields(rule: AlertRule, key: tuple[tuple[str, Any], ...], first: flo
             extra[f] = list(v) if isinstance(v, tuple) else v
         else:
             kw[attr] = v
-    kw.update(
-        timestamp=first, kind="alert", severity=rule.severity,
-        alert_severity=severity_name(rule.severity), alert_id=aid,
-        alert_group=group_text or None, rule_id=rule.id, rule_name=rule.name,
-        rule_ruleset=rule.ruleset, rule_description=rule.description,
-        threat_framework=FRAMEWORK if rule.techniques or rule.tactics else None,
-        threat_technique_id=rule.techniques or None, threat_tactic_name=rule.tactics or None,
-        extra=extra or None)
+    kw.update(rule.fields)
+    group_text = ", ".join([f"{f}={v}" for f, v in key])
+    kw["timestamp"] = first
+    kw["alert_id"] = alert_id(rule.id, key, first)
+    kw["alert_group"] = group_text or None
+    kw["extra"] = extra or None
     return kw
 
 
@@ -355,7 +409,7 @@ class GrouperState(msgspec.Struct):
 
 def alert_id(rule_id: str, key: Iterable[tuple[str, Any]], first: float) -> str:
     """Deterministic id: hash of rule id, group and the first match's time."""
-    blob = msgspec.json.encode([rule_id, [list(kv) for kv in key], round(first * 1e6)])
+    blob = msgspec.json.encode((rule_id, tuple(key), round(first * 1e6)))
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
@@ -416,6 +470,7 @@ class AlertGrouper:
         if time > end:
             end = time
         head = st.head
+        memo = _ENTITY_MEMO
         for e in match.events:  # add_evidence, inline
             if e.timestamp > end:
                 end = e.timestamp
@@ -423,11 +478,14 @@ class AlertGrouper:
                 head.append(e)
             else:
                 st.tail.append(e)
-            # the common case, one tuple comparison: the event agrees with what the
-            # alert holds (varying fields compare equal to anything), or with the
-            # previous event merged
-            values = _entity_values_of(e)
-            if values != st.held and values != st.last_values:
+            if memo[0] is e:
+                values = memo[1]
+            else:
+                values = memo[1] = _entity_values(e)
+                memo[0] = e
+            # the common case, one tuple comparison in C: the event agrees with what
+            # the alert holds where it does not vary, or with the previous event merged
+            if st.pick(values) != st.stable and values != st.last_values:
                 st.merge_values(values)
         st.end = end
         return AlertUpdate(None, new, _View(st)) if self.updates else None
@@ -483,9 +541,9 @@ class AlertGrouper:
             OpenState(st.rule.id, [(f, v) for f, v in st.key], st.first, st.start, st.end,
                       st.last, st.count, st.distinct, table.refs(st.head),
                       table.refs(st.tail),
-                      {ENTITY_FIELDS[i]: v for i, v in enumerate(st.entities)
+                      {ENTITY_FIELDS[i]: v for i, v in enumerate(st.held)
                        if v is not None and v is not _VARIES},
-                      [ENTITY_FIELDS[i] for i, v in enumerate(st.entities) if v is _VARIES])
+                      [ENTITY_FIELDS[i] for i, v in enumerate(st.held) if v is _VARIES])
             for st in self._open.values()])
 
     def restore(self, state: GrouperState, table: EventTable) -> None:
@@ -499,11 +557,7 @@ class AlertGrouper:
             st.end, st.last, st.count, st.distinct = s.end, s.last, s.count, s.distinct
             st.head = table.get(s.head)
             st.tail.extend(table.get(s.tail))
-            for i, f in enumerate(ENTITY_FIELDS):
-                if f in s.varied:
-                    st.entities[i] = _VARIES
-                elif f in s.entities:
-                    st.entities[i] = s.entities[f]
-            st.held = tuple(st.entities)
-            st.refresh_entity_kw()
+            varied = set(s.varied)
+            st.hold(tuple(_VARIES if f in varied else s.entities.get(f)
+                          for f in ENTITY_FIELDS))
             self._open[(rule.id, key)] = st
