@@ -151,6 +151,10 @@ class Correlator:
         self._fields = [[(name, getter(f)) for name, f in fields]
                         for fields in spec.group_fields]
         self._single = [fields[0][1] if len(fields) == 1 else None for fields in self._fields]
+        # the one group-by name per reference (else None): the key of a correlation's
+        # match (which carries its group) is then that group value alone
+        self._single_name = [fields[0][0] if len(fields) == 1 else None
+                             for fields in self._fields]
 
     def key(self, ref: int, match: Match) -> tuple[Any, ...] | None:
         """The group key of ``match`` from referenced rule ``ref`` (None: not counted)."""
@@ -162,6 +166,13 @@ class Correlator:
                 if not events:
                     return None
                 v = get1(events[-1])
+                if v is None:
+                    return None
+                return (v,) if type(v) is str else (hashable(v),)
+        else:
+            name1 = self._single_name[ref]
+            if name1 is not None and name1 in group:  # one field, from the group
+                v = group[name1]
                 if v is None:
                     return None
                 return (v,) if type(v) is str else (hashable(v),)

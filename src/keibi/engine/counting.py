@@ -3,7 +3,8 @@
 Per group: a deque of ``(time, cumulative units, value)`` entries in the window, the
 running totals, and the last :data:`EVIDENCE_KEEP` events. Adding a match is O(1);
 sliding pops expired entries from the left (amortised O(1)); no operation scans other
-groups.
+groups. A sliding group's first match, when it cannot fire alone, is held as a small
+tuple (:data:`_Single`) until a second one comes: most groups never get one.
 
 * ``gt``/``gte`` (sliding window): the rule fires as soon as the window holds more than
   (at least) N events -- or N distinct values -- and then again on every further match
@@ -69,6 +70,13 @@ class _Group:
             del tail[:-EVIDENCE_KEEP]
 
 
+#: a group that holds one match so far, as ``(value, match)`` (``value``: the counted
+#: value of a value_count, else None): most groups never see a second match (one failed
+#: login per scanning address), so they cost one small tuple until
+#: :meth:`CountCorrelator._promote` turns them into a :class:`_Group` on the second
+_Single = tuple[Any, Match]
+
+
 class GroupState(msgspec.Struct, array_like=True):
     key: list[Any]
     entries: list[tuple[float, int, Any]]
@@ -98,6 +106,9 @@ class CountCorrelator(Correlator):
         if self.sliding:
             n = spec.threshold
             self._fires_at = (math.floor(n) + 1) if spec.op == "gt" else math.ceil(n)
+        # whether a group's first match is held as a :data:`_Single`: only when it
+        # cannot fire alone (a group of one match measures 1)
+        self._singles = self._fires_at is not None and self._fires_at > 1
 
     # -- window bookkeeping -----------------------------------------------------------
     def _new(self, key: tuple[Any, ...], start: float) -> _Group:
@@ -105,6 +116,19 @@ class CountCorrelator(Correlator):
         g = self.groups[key] = _Group(start, key)
         if self.distinct:
             g.values = {}
+        return g
+
+    def _promote(self, key: tuple[Any, ...], single: _Single) -> _Group:
+        """The :class:`_Group` that ``single`` stands for: its match fed to a new group
+        exactly as :meth:`_feed_sliding` feeds a first match that does not fire."""
+        value, match = single
+        t = match.time
+        g = _Group(t, key)
+        g.total = match.count
+        g.entries.append((t, g.total, value))
+        if self.distinct:
+            g.values = {value: 1}
+        g.keep(g.total, match.events)
         return g
 
     def _named(self, g: _Group) -> None:
@@ -195,12 +219,20 @@ class CountCorrelator(Correlator):
                 return NO_MATCHES
             if type(value) is not str:
                 value = hashable(value)
-        g = self.groups.get(key)
+        groups = self.groups
+        g = groups.get(key)
         t = time = match.time
         if g is None:
+            if self._singles:  # a first match that cannot fire: held as a _Single
+                if len(groups) >= self.max_groups:
+                    self.make_room()
+                groups[key] = (value, match)
+                return NO_MATCHES
             g = self._new(key, t)
         else:
-            self.groups.move_to_end(key)  # most recently updated last
+            if type(g) is tuple:  # the group's second match
+                g = groups[key] = self._promote(key, g)
+            groups.move_to_end(key)  # most recently updated last
         entries = g.entries
         lo = g.lo
         if len(entries) > lo and t < entries[-1][0]:
@@ -247,6 +279,8 @@ class CountCorrelator(Correlator):
                 if value is None:
                     continue
             g = groups.get(key)
+            if type(g) is tuple:
+                g = groups[key] = self._promote(key, g)
             t = time
             if sliding:
                 if g is None:
@@ -302,7 +336,7 @@ class CountCorrelator(Correlator):
             key = next(iter(groups))
             g = groups[key]
             if self.sliding:
-                if g.entries[-1][0] > horizon - span:
+                if (g[1].time if type(g) is tuple else g.entries[-1][0]) > horizon - span:
                     break
                 del groups[key]
             else:
@@ -320,12 +354,19 @@ class CountCorrelator(Correlator):
         return out
 
     def snapshot(self, table: EventTable) -> CountState:
-        return CountState(
-            [GroupState(list(k), g.window(), g.total, g.expired, g.reported, g.start,
-                        [(c, table.ref(e)) for c, e in g.tail[-EVIDENCE_KEEP:]
-                         if c > g.expired])
-             for k, g in self.groups.items()],
-            self.evictions)
+        return CountState([self._group_state(k, g, table) for k, g in self.groups.items()],
+                          self.evictions)
+
+    def _group_state(self, key: tuple[Any, ...], g: _Group | _Single,
+                     table: EventTable) -> GroupState:
+        """One group as a snapshot holds it (a :data:`_Single` as the group it stands
+        for: restoring makes that group, which behaves the same)."""
+        if type(g) is tuple:
+            g = self._promote(key, g)
+        assert isinstance(g, _Group)
+        return GroupState(list(key), g.window(), g.total, g.expired, g.reported, g.start,
+                          [(c, table.ref(e)) for c, e in g.tail[-EVIDENCE_KEEP:]
+                           if c > g.expired])
 
     def restore(self, state: Any, table: EventTable) -> None:
         if not isinstance(state, CountState):

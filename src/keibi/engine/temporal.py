@@ -153,6 +153,8 @@ class TemporalCorrelator(Correlator):
             if self.passes_through(steps):
                 return partial(self._feed_union, steps[0])
             if self.ordered:
+                if steps[0] == 0 and self.n > 1:
+                    return self._feed_first
                 return partial(self._feed_one_ordered, steps[0])
         return partial(self._feed_steps, steps)
 
@@ -163,6 +165,23 @@ class TemporalCorrelator(Correlator):
             return NO_MATCHES
         m = self._feed_ordered(key, i, match)
         return NO_MATCHES if m is None else (m,)
+
+    def _feed_first(self, match: Match) -> Sequence[Match]:
+        """:meth:`_feed_one_ordered` for the first step of a chain of several, inline:
+        it starts (or restarts) the group's chain and never fires."""
+        key = self.key(0, match)
+        if key is None:
+            return NO_MATCHES
+        groups = self.groups
+        g = groups.get(key)
+        if g is None:
+            self.make_room()
+            g = groups[key] = _Group(self.n)
+        else:
+            groups.move_to_end(key)
+        self._add(g, 0, match)
+        g.chain[0] = match.time
+        return NO_MATCHES
 
     def feed(self, refs: Sequence[int], match: Match) -> Sequence[Match]:
         if self.need == 1 and not self.ordered and len(refs) == 1:
