@@ -118,7 +118,8 @@ class RuleIndex(Generic[T]):
         self._gated_entries = [bool(g) for g in gates] if gates is not None else [
             False] * len(entries)
         # one filter over every gate: its per-field answers serve every candidate list
-        self._filter = LiteralFilter(gates if gates is not None else [None] * len(entries))
+        self._filter = LiteralFilter(gates if gates is not None else [None] * len(entries),
+                                     routed=fields)
         # a candidate list's selector, shared by the keys that have that list
         self._gated: dict[tuple[int, ...], Selector[T]] = {}
         #: key -> (its selector, None) or (None, its candidates)

@@ -298,6 +298,18 @@ def clauses(node: Node) -> Clauses:
     return ()
 
 
+def _likely(clause: frozenset[Atom]) -> float:
+    """How often a clause holds (a guess, for the order of bits): :func:`_cost`, a
+    substring shorter than a 3-gram (``-``, ``-r``) counted as likely as a presence."""
+    return _cost(clause) + sum(_KIND_COST["present"] for k, _, lit in clause
+                               if k == "contains" and len(lit) < GRAM)
+
+
+def _on(clause: frozenset[Atom], fields: Collection[str]) -> bool:
+    """Whether every atom of ``clause`` reads one of ``fields``."""
+    return all(_field_of(f) in fields for _, f, _ in clause)
+
+
 def _weak(clause: frozenset[Atom]) -> bool:
     """Whether most events of a source hold a clause (a field's presence, a field whose
     values most events of their source share)."""
@@ -373,9 +385,11 @@ class _Field:
         #: the atoms on one element of a list (``process.args[0]``), per position: looked
         #: at in that element only, when the list is (:meth:`value`)
         self.positions = {p: _Field(f"{name}[{p}]", a) for p, a in sorted(by_position.items())}
+        #: whether atoms look at the whole value (of a list: at each element); without
+        #: them a text's mask is only :attr:`present`
+        self.whole = bool(self.exact or self.prefixes or self.suffixes or self.contains)
         #: whether only presence counts here (no value needs looking at)
-        self.presence_only = not (self.exact or self.prefixes or self.suffixes
-                                  or self.contains or self.positions)
+        self.presence_only = not (self.whole or self.positions)
         counts: dict[str, int] = {}
         for piece, _ in pieces:
             for i in range(len(piece) - GRAM + 1):
@@ -478,11 +492,15 @@ class _Field:
                 return found
             mask = self.present
             text = self.text
+            memo = self.memo
+            whole = self.whole
             size = 0
             plain = True
             for v in value:
                 if type(v) is str:
-                    mask |= text(v)
+                    if whole:  # an element's answer, as text(v) gives it
+                        found = memo.get(v)
+                        mask |= text(v) if found is None else found
                     size += len(v)
                 else:
                     # only lists of strings are remembered: 1 == True as keys, but
@@ -508,7 +526,8 @@ class _Field:
                 break
             v = value[p]
             if type(v) is str:
-                mask |= field.text(v)
+                found = field.memo.get(v)  # as field.text(v), without the call
+                mask |= field.text(v) if found is None else found
             elif isinstance(v, _SEQUENCES):
                 mask |= field.every
             else:
@@ -592,10 +611,12 @@ class LiteralFilter:
     clause has an atom that holds. :meth:`mask` (bit c: distinct clause c holds) and
     :meth:`selector` are generated functions: one straight line of attribute reads and
     memo lookups per field, no loop over fields. The per-field answers are shared by
-    every selector of the filter.
+    every selector of the filter. ``routed`` names the fields callers pass as known
+    (:meth:`selector`); their clauses get the lowest bits (only the order of bits
+    depends on it).
     """
 
-    def __init__(self, gates: Sequence[Gate | Clauses]) -> None:
+    def __init__(self, gates: Sequence[Gate | Clauses], routed: Collection[str] = ()) -> None:
         by_field: dict[str, list[FieldAtom]] = {}
         #: per rule: the bits of its clauses (0: ungated), and the fields they read
         self._clauses: list[int] = []
@@ -604,13 +625,15 @@ class LiteralFilter:
         self.clauses = _prune([_as_clauses(g) for g in gates])
         # one bit per distinct clause (rules share many: "has a command line"), those
         # that let most events by the lowest: the masks of most values then stay small
-        # integers, fast to combine
+        # integers, fast to combine (a wide integer costs per digit, at every OR). The
+        # clauses on ``routed`` fields go lowest: a selector's caller passes their answer
+        # for every event (an index key's fields), so they are set in every mask
         shared: dict[frozenset[Atom], int] = {}
         for cs in self.clauses:
             for c in cs:
                 shared[c] = shared.get(c, 0) + 1
         bits = {c: b for b, c in enumerate(sorted(
-            shared, key=lambda c: (-_cost(c), -shared[c], sorted(c))))}
+            shared, key=lambda c: (not _on(c, routed), -_likely(c), -shared[c], sorted(c))))}
         for c, bit in bits.items():
             for kind, field, lit in c:
                 by_field.setdefault(_field_of(field), []).append(

@@ -1,0 +1,124 @@
+"""The literal filter's cheaper paths answer as its plain ones do.
+
+* the order of clause bits (:class:`~keibi.engine.literals.LiteralFilter` ``routed``:
+  the index fields' clauses lowest, then those that hold most often, so the masks of
+  most events stay small integers) changes no answer;
+* a list field whose atoms all name positions (``process.args[0]``, auditd's ``a0``) is
+  answered without looking at each element as a whole, a list field with atoms on the
+  whole value and on positions is answered from both: over random lists of texts,
+  numbers, nested lists, upper case, new and remembered values, the answer is what the
+  atoms say.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from keibi.engine.index import INDEX_FIELDS
+from keibi.engine.literals import Atom, Clauses, LiteralFilter
+from keibi.events.model import Event
+from tests.engine.helpers import T0
+from tests.engine.test_codegen import (
+    _nested,
+    compiled_rules,
+    corpus,
+    odd_events,
+    reference_passing,
+)
+
+ARGS = "process.args"
+WORDS = ["grep", "-r", "curl", "nat", "-t", "iptables", "/bin/sh", "x.zip", "", "a b"]
+
+
+def _lists(rng: random.Random, n: int) -> list[Any]:
+    """Random argument vectors: known words (any case, inside longer texts), numbers,
+    booleans, nested lists, empty ones."""
+    def element() -> Any:
+        r = rng.random()
+        if r < 0.8:
+            w = rng.choice(WORDS)
+            return rng.choice([w, w.upper(), f"{w}-{rng.randint(0, 9)}", f"/p/{w}"])
+        return rng.choice([0, 1, True, 2.5, [rng.choice(WORDS)], (), None])
+
+    out: list[Any] = []
+    for _ in range(n):
+        items = [element() for _ in range(rng.randint(0, 9))]
+        out.append(tuple(items) if rng.random() < 0.7 else items)
+    return out
+
+
+def _gates(rng: random.Random, whole: bool) -> list[Clauses]:
+    """Rules with clauses on positions of ``process.args`` (and, with ``whole``, on the
+    whole list too)."""
+    kinds = ["exact", "prefix", "suffix", "contains"]
+    out: list[Clauses] = []
+    for _ in range(40):
+        clauses: list[frozenset[Atom]] = []
+        for _ in range(rng.randint(1, 3)):
+            atoms: set[Atom] = set()
+            for _ in range(rng.randint(1, 3)):
+                field = (ARGS if whole and rng.random() < 0.4
+                         else f"{ARGS}[{rng.randint(0, 7)}]")
+                lit = rng.choice([w for w in WORDS if w])
+                atoms.add((rng.choice(kinds), field, lit))
+            clauses.append(frozenset(atoms))
+        out.append(tuple(clauses))
+    return out
+
+
+def test_lists_are_answered_as_the_atoms_say() -> None:
+    rng = random.Random(7)
+    values = _lists(rng, 3000)
+    for whole in (False, True):
+        gates = _gates(rng, whole)
+        lf = LiteralFilter(gates)
+        assert lf.fields[ARGS].whole is whole
+        checked = 0
+        for _ in range(2):  # computed, then from the memos
+            for value in values:
+                event = Event(timestamp=T0, process_args=value)
+                want = reference_passing(lf.clauses, event)
+                got = lf.passing(event)
+                assert want <= got, value
+                assert got == want or _nested(event), value
+                checked += len(want)
+        assert checked > 500
+
+
+def test_the_order_of_bits_changes_no_answer() -> None:
+    rules = [cr.clauses for cr in compiled_rules()]
+    plain = LiteralFilter(rules)
+    routed = LiteralFilter(rules, routed=INDEX_FIELDS)
+    assert plain.clauses == routed.clauses
+    events = [*corpus(), *odd_events(plain.clauses, corpus(), 1500, seed=11)]
+    nums = list(range(len(rules)))
+    every = routed.selector(nums, nums)
+    told = routed.selector(nums, nums, known=INDEX_FIELDS)
+    for _ in range(2):
+        for event in events:
+            got = routed.passing(event)
+            assert got == plain.passing(event), event
+            assert set(every(event)) == got | routed.ungated, event
+            m = 0
+            for f in INDEX_FIELDS:
+                m |= routed.value_mask(f, event.get(f))
+            assert set(told(event, m)) == got | routed.ungated, event
+
+
+def test_the_index_fields_clauses_take_the_lowest_bits() -> None:
+    """What a selector is told of an index key's fields (every event of the key) stays a
+    small integer where only the index fields' own clauses hold: those hold the lowest
+    bits."""
+    rules = [cr.clauses for cr in compiled_rules()]
+    routed = LiteralFilter(rules, routed=INDEX_FIELDS)
+    on_routed = {c for cs in routed.clauses for c in cs
+                 if all(f in INDEX_FIELDS for _, f, _ in c)}
+    low = (1 << len(on_routed)) - 1
+    checked = 0
+    for clause in on_routed:
+        for kind, field, lit in clause:
+            if kind == "exact":
+                assert routed.value_mask(field, lit) & low, clause
+                checked += 1
+    assert checked >= 10
