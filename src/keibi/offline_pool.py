@@ -57,8 +57,10 @@ from keibi.sources.lines import LineSplitter, LineStats
 __all__ = ["CHUNK_BYTES", "Batch", "ChunkResult", "LocalParser", "ParsePool", "PoolError",
            "Spawned", "Task", "can_pool", "is_stateless", "pooled_batches"]
 
-#: bytes per chunk (a chunk ends at the first newline after this many bytes)
-CHUNK_BYTES = 512 << 10
+#: bytes per chunk (a chunk ends at the first newline after this many bytes). Small
+#: enough that a chunk, its text and its events stay in a core's cache: 128 KiB took
+#: 6-15% less CPU than 512 KiB on a 1M-line auth log, and 10 MB less memory in all
+CHUNK_BYTES = 128 << 10
 #: bytes a worker reads (and splits) at once: most chunks in one piece
 PIECE_BYTES = 2 * CHUNK_BYTES
 _PIPE_BYTES = 1 << 20
