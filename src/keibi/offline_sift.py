@@ -24,6 +24,7 @@ it, or (where the word alone does not tell) screen it to the end (``Screen.outco
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from keibi.engine.index import Prefilter
@@ -91,24 +92,39 @@ class Sifter:
 
     def events(self, events: list[Event], out: Sifted) -> None:
         """Sift ``events`` (of one line, or a parser's flush) into ``out``."""
-        wants = self.prefilter.wants
-        high = out.high
-        for ev in events:
-            ts = ev.timestamp
-            if wants(ev):
-                out.cuts.append(len(out.ticks))
-                out.kept.append(ev)
-                if ts > high:
-                    high = ts
-            elif ts > high:
-                high = ts
-                out.ticks.append(ts)
+        out.high = self._settler(out)(events, out.high)
         out.events += len(events)
-        out.high = high
+
+    def _settler(self, out: Sifted) -> Callable[[list[Event], float], float]:
+        """A function keeping each of a line's events the prefilter wants in ``out`` (after
+        the ticks so far) and ticking the time of each other one later than every earlier
+        time; it takes and returns that latest time (the callers keep it in a local)."""
+        prefilter = self.prefilter
+        wants, key_of, memo = prefilter.wants, prefilter.key, prefilter.memo
+        ticks = out.ticks
+        keep, tick, cut = out.kept.append, ticks.append, out.cuts.append
+
+        def settle(events: list[Event], high: float) -> float:
+            for ev in events:
+                ts = ev.timestamp
+                wanted = memo.get(key_of(ev))  # wants(), inline
+                if wanted is None:
+                    wanted = wants(ev)
+                if wanted:
+                    cut(len(ticks))
+                    keep(ev)
+                    if ts > high:
+                        high = ts
+                elif ts > high:
+                    high = ts
+                    tick(ts)
+            return high
+
+        return settle
 
     def _lines(self, offsets: list[int], texts: list[str], ctx: LineContext,
                parse: LineParser, screen: Screen | None, out: Sifted) -> None:
-        """Every line parsed, each event kept or timed (:meth:`events`, inline); with a
+        """Every line parsed, each event kept or timed (:meth:`_settler`); with a
         ``screen``, a line whose one event no rule can use, as the screen tells, is only
         counted and timed."""
         verdicts = self._verdicts if screen is not None else None
@@ -116,10 +132,7 @@ class Sifter:
             scan, resume = screen.screen, screen.resume
             wanted_of, verdict_memo = verdicts.wanted, verdicts.memo
         screening = verdicts is not None
-        prefilter = self.prefilter
-        wants, key_of, memo = prefilter.wants, prefilter.key, prefilter.memo
-        kept, ticks, cuts = out.kept, out.ticks, out.cuts
-        keep, tick, cut = kept.append, ticks.append, cuts.append
+        settle, tick = self._settler(out), out.ticks.append
         high = out.high
         n = 0
         for offset, text in zip(offsets, texts, strict=True):
@@ -141,19 +154,7 @@ class Sifter:
                         continue
                 events = resume(h, line, offset, ctx)
             n += len(events)
-            for ev in events:
-                ts = ev.timestamp
-                wanted = memo.get(key_of(ev))  # wants(), inline
-                if wanted is None:
-                    wanted = wants(ev)
-                if wanted:
-                    cut(len(ticks))
-                    keep(ev)
-                    if ts > high:
-                        high = ts
-                elif ts > high:
-                    high = ts
-                    tick(ts)
+            high = settle(events, high)
         out.events += n
         out.high = high
 
@@ -201,10 +202,7 @@ class Sifter:
         assert verdicts is not None and outcomes_of is not None
         wanted_of, verdict_memo = verdicts.wanted, verdicts.memo
         resume, verdict_of, words_of = screen.resume, self._verdict, self._word_verdicts
-        prefilter = self.prefilter
-        wants, key_of, memo = prefilter.wants, prefilter.key, prefilter.memo
-        kept, ticks, cuts = out.kept, out.ticks, out.cuts
-        keep, tick, cut = kept.append, ticks.append, cuts.append
+        settle, tick = self._settler(out), out.ticks.append
         high = out.high
         n = 0
         # The last header (text, time, host, program, pid, minute, the minute's time and
@@ -274,18 +272,6 @@ class Sifter:
                     h = _new_header(Header, (pts, phost, pprog, ppid, msg))
                 events = resume(h, text, offset, ctx)
             n += len(events)
-            for ev in events:
-                ts = ev.timestamp
-                wanted = memo.get(key_of(ev))  # wants(), inline
-                if wanted is None:
-                    wanted = wants(ev)
-                if wanted:
-                    cut(len(ticks))
-                    keep(ev)
-                    if ts > high:
-                        high = ts
-                elif ts > high:
-                    high = ts
-                    tick(ts)
+            high = settle(events, high)
         out.events += n
         out.high = high
