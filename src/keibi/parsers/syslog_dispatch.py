@@ -47,16 +47,14 @@ def parse_syslog_record(h: Header, text: str, offset: int | None,
                         ctx: LineContext) -> list[Event]:
     """:func:`parse_syslog_any` for a line whose header ``h`` is already split (``text``
     without its line end)."""
-    prog = h[2]
-    if prog in AUTH_PROGRAMS:
-        return parse_auth_message(h, text, offset, ctx)
-    if prog is not None:
-        base = prog.split("(", 1)[0] if "(" in prog else prog
-        if base in CRON_PROGRAMS:
-            events = parse_cron_message(h, text, offset, ctx)
-            if events is not None:
-                return events
-    if h[4][:4] == "pam_":
+    family = _family(h[2], h[4])
+    if family == _CRON:
+        events = parse_cron_message(h, text, offset, ctx)
+        if events is not None:
+            return events
+        if h[4][:4] == "pam_":  # what a cron program's line no cron parser knows
+            family = _AUTH
+    if family == _AUTH:
         return parse_auth_message(h, text, offset, ctx)
     events = parse_syslog_message(h, text, offset, ctx)
     return events if events is not None else [no_header_event(text, offset, ctx, DATASET)]
@@ -80,33 +78,42 @@ def screen_syslog_line(line: str, ctx: LineContext) -> Screened | None:
         return None
 
 
-def _is_cron(program: str) -> bool:
-    base = program.split("(", 1)[0] if "(" in program else program
-    return base in CRON_PROGRAMS
+#: the parser a record goes to (:func:`_family`)
+_AUTH, _CRON, _GENERIC = 0, 1, 2
+
+
+def _family(program: str | None, msg: str) -> int:
+    """Which parser a record of ``program`` goes to: an auth program's, or any program's
+    ``pam_*`` line, to the auth parser, a cron program's to the cron parser (and on from
+    there when it knows no such line: :func:`parse_syslog_record`), anything else to the
+    generic one. ``msg`` may be the message's first word only: ``pam_`` has no space."""
+    if program in AUTH_PROGRAMS:
+        return _AUTH
+    if program is not None:
+        base = program.split("(", 1)[0] if "(" in program else program
+        if base in CRON_PROGRAMS:
+            return _CRON
+    return _AUTH if msg[:4] == "pam_" else _GENERIC
 
 
 def record_outcomes(program: str | None, msg: str) -> Outcomes | None:
     """What :func:`parse_syslog_record` may give for a header with this program and
-    message (see :func:`screen_syslog_line`)."""
-    if program in AUTH_PROGRAMS:
+    message (see :func:`screen_syslog_line`); cron lines are not screened."""
+    family = _family(program, msg)
+    if family == _AUTH:
         return program_outcomes(program, msg)
-    if program is not None and _is_cron(program):
-        return None
-    if msg[:4] == "pam_":
-        return program_outcomes(program, msg)
-    return program_generic_outcomes(program)
+    return None if family == _CRON else program_generic_outcomes(program)
 
 
 def word_outcomes(program: str | None, word: str) -> WordOutcomes | None:
     """What :func:`record_outcomes` may give for any message whose first word is
     ``word`` (:data:`~keibi.parsers.screen.WordOutcomes`), or None when the word does not
     bound it."""
-    if program in AUTH_PROGRAMS:
+    family = _family(program, word)
+    if family == _AUTH:
         return auth_word_outcomes(program, word)
-    if program is not None and _is_cron(program):
+    if family == _CRON:
         return None
-    if word[:4] == "pam_":
-        return auth_word_outcomes(program, word)
     found = program_generic_outcomes(program)
     return None if found is None else (found, True)
 
