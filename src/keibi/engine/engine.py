@@ -36,6 +36,7 @@ from keibi.engine.correlation import (
 from keibi.engine.counting import CountState
 from keibi.engine.index import Prefilter, RuleIndex
 from keibi.engine.match import EventTable, Match
+from keibi.engine.specialize import Specializer
 from keibi.engine.temporal import TemporalState
 from keibi.events.model import Event
 from keibi.rules.loader import LoadedRule
@@ -125,13 +126,19 @@ def _closure(rules: Iterable[LoadedRule]) -> list[LoadedRule]:
 
 
 class Engine:
-    """Single-event rules, correlations and alert grouping over a stream of events."""
+    """Single-event rules, correlations and alert grouping over a stream of events.
+
+    ``specialize`` (on by default) lets the index hand the engine each rule that every
+    event of an index key meets with its tests of the key's fields answered
+    (:mod:`keibi.engine.specialize`); off, every candidate runs its own predicate (the
+    reference the specialised engine is tested against).
+    """
 
     def __init__(self, rules: Iterable[LoadedRule], clock: Clock | None = None, *,
                  max_groups: int = DEFAULT_MAX_GROUPS,
                  max_closed_alerts: int | None = None,
                  housekeeping: float = DEFAULT_HOUSEKEEPING,
-                 updates: bool = True) -> None:
+                 updates: bool = True, specialize: bool = True) -> None:
         self.clock: Clock = clock or EventClock()
         self.housekeeping = housekeeping
         #: rule id -> why it cannot be evaluated
@@ -165,7 +172,9 @@ class Engine:
         for node in self._nodes.values():
             node.settle_passes(self._nodes)
         self._index = RuleIndex([(cr.requires, (cr.predicate, node)) for cr, node in compiled],
-                                gates=[cr.clauses for cr, _ in compiled])
+                                gates=[cr.clauses for cr, _ in compiled],
+                                specialize=Specializer({node: cr.ir for cr, node in compiled})
+                                if specialize else None)
         self._candidates = self._index.candidates
         kw = {} if max_closed_alerts is None else {"max_closed": max_closed_alerts}
         self._grouper = AlertGrouper(alert_rules, **kw, updates=updates)

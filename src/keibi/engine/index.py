@@ -30,13 +30,24 @@ set of clauses that hold; a key's selector is bound to the answer of the key's o
 only (an auth or syslog event's message) remembers its answer per tuple of their values.
 This is what keeps the per-event cost nearly flat as SigmaHQ-style rules (same category,
 different programs and command lines) are added.
+
+A key fixes the values of all index fields for its events, so a candidate every event
+of the key meets (ungated, or gated on the key's fields only: keibi's chain steps such as
+"any process started", the sshd login rules) is worth specialising to them: the index
+hands it to ``specialize`` once per key (the engine's
+:class:`~keibi.engine.specialize.Specializer`: its tests of those fields answered and
+folded away, or the rule dropped from the key when they fail). When such a rule tests
+``event.outcome`` or ``event.type`` (:data:`SPECIALIZED_FIELDS`), those join the key:
+no rule is filed under them, but they split a login key into its successes and
+failures, so "SSH failed login" is not even tried on a success, and "any process
+started" (not a failure) runs as a constant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from operator import attrgetter
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from keibi.engine.ir import Requirements
 from keibi.engine.literals import Clauses, Gate, LiteralFilter
@@ -49,8 +60,23 @@ Selector = Callable[..., tuple[T, ...]]
 #: what a key routes to: (its selector, None), or (None, its candidates)
 Routed = tuple[Selector[T], None] | tuple[None, tuple[T, ...]]
 
+
+class Specializer(Protocol[T]):
+    """Items specialised to the values of a key's fields (index fields, and the
+    :data:`SPECIALIZED_FIELDS` where the item tests them)."""
+
+    def __call__(self, item: T, known: dict[str, Any], /) -> T | None:
+        """``item`` for the events whose fields ``known`` hold those values (None: it
+        matches none of them)."""
+
+    def tests(self, item: T, /) -> frozenset[str]:
+        """The fields ``item`` tests (those worth knowing)."""
+
 INDEX_FIELDS: tuple[str, ...] = ("event.action", "event.dataset", "process.name",
                                  "event.category")
+#: fields a key holds besides the index fields when candidates are specialised: no rule
+#: is filed by them, but they are fixed per key
+SPECIALIZED_FIELDS: tuple[str, ...] = ("event.outcome", "event.type")
 MEMO_LIMIT = 4096
 #: distinct candidate lists with a selector kept (each one is a generated function)
 GATED_LIMIT = 64
@@ -94,7 +120,8 @@ class RuleIndex(Generic[T]):
 
     def __init__(self, entries: Sequence[tuple[Requirements, T]],
                  fields: tuple[str, ...] = INDEX_FIELDS,
-                 gates: Sequence[Gate | Clauses] | None = None) -> None:
+                 gates: Sequence[Gate | Clauses] | None = None,
+                 specialize: Specializer[T] | None = None) -> None:
         if not fields or any(f not in FIELD_ATTRS for f in fields):
             raise ValueError("index fields must be Event attribute fields")
         self.fields = fields
@@ -120,8 +147,20 @@ class RuleIndex(Generic[T]):
         # one filter over every gate: its per-field answers serve every candidate list
         self._filter = LiteralFilter(gates if gates is not None else [None] * len(entries),
                                      routed=fields)
-        # a candidate list's selector, shared by the keys that have that list
-        self._gated: dict[tuple[int, ...], Selector[T]] = {}
+        # the entries every event of a key meets (ungated, or gated by the key's own
+        # fields only): worth an item specialised to the key (``specialize``)
+        self._specialize = specialize
+        self._steady = frozenset(n for n in range(len(entries)) if not self._gated_entries[n]
+                                 or self._filter.reads(n) <= set(fields))
+        #: the fields of a key: the index fields, then those of :data:`SPECIALIZED_FIELDS`
+        #: a steady entry tests (reading them costs every event; only then is it worth it)
+        tested = set().union(*(specialize.tests(self._items[n]) for n in self._steady)
+                             ) if specialize is not None else set()
+        self.key_fields = (*fields, *(f for f in SPECIALIZED_FIELDS
+                                      if f in tested and f not in fields))
+        # a candidate list's selector, shared by the keys that have that list (by the
+        # identity of its items: a specialised item is another object)
+        self._gated: dict[tuple[tuple[int, ...], tuple[int, ...]], Selector[T]] = {}
         #: key -> (its selector, None) or (None, its candidates)
         self._memo: dict[Any, Routed[T]] = {}
         self.candidates: Callable[[Event], tuple[T, ...]] = self._candidates_function()
@@ -131,7 +170,7 @@ class RuleIndex(Generic[T]):
         (plain attribute reads: an ``attrgetter`` costs more than the rest of the lookup),
         then the memo; a missing key is computed (and remembered), an unhashable one (a
         list where a tuple belongs) computed each time."""
-        attrs = [FIELD_ATTRS[f] for f in self.fields]
+        attrs = [FIELD_ATTRS[f] for f in self.key_fields]
         assert all(a.isidentifier() for a in attrs)
         lines = ["def candidates(e):",
                  f"    k = ({', '.join(f'e.{a}' for a in attrs)},)",
@@ -154,10 +193,31 @@ class RuleIndex(Generic[T]):
     def _remember(self, key: tuple[Any, ...]) -> Routed[T]:
         if len(self._memo) >= MEMO_LIMIT:
             self._memo.clear()
-        found = self._memo[key] = self._compute(key)
+        found = self._memo[key] = self._compute(key, remembered=True)
         return found
 
-    def _compute(self, values: tuple[Any, ...]) -> Routed[T]:
+    def _items_for(self, nums: tuple[int, ...], key: tuple[Any, ...],
+                   ) -> tuple[tuple[int, ...], list[T]]:
+        """Candidates ``nums`` of a remembered ``key``, each steady one specialised to
+        its values (dropped, when it cannot match them)."""
+        specialize = self._specialize
+        if specialize is None:
+            return nums, [self._items[n] for n in nums]
+        known = dict(zip(self.key_fields, key, strict=True))
+        kept: list[int] = []
+        items: list[T] = []
+        for n in nums:
+            item: T | None = self._items[n]
+            if n in self._steady:
+                item = specialize(self._items[n], known)
+                if item is None:
+                    continue
+            kept.append(n)
+            items.append(item)  # type: ignore[arg-type]
+        return tuple(kept), items
+
+    def _compute(self, key: tuple[Any, ...], remembered: bool = False) -> Routed[T]:
+        values = key[:len(self.fields)]  # the index fields'
         texts = [None if v is None else _texts(v) for v in values]
         found = set(self.unindexed)
         for table, text in zip(self._by_value, texts, strict=True):
@@ -167,14 +227,19 @@ class RuleIndex(Generic[T]):
         # a rule filed under one value may require others, of other index fields
         requires = self._requires
         nums = tuple(sorted(n for n in found if _meets(requires[n], texts)))
+        # a key computed each time (unhashable) is not worth specialising for
+        if remembered:
+            nums, items = self._items_for(nums, key)
+        else:
+            items = [self._items[n] for n in nums]
         if sum(self._gated_entries[n] for n in nums) < GATED_MIN:
-            return None, tuple(self._items[n] for n in nums)
-        gated = self._gated.get(nums)
+            return None, tuple(items)
+        ids = (nums, tuple(map(id, items)))  # the cached selector keeps its items alive
+        gated = self._gated.get(ids)
         if gated is None:
             if len(self._gated) >= GATED_LIMIT:
                 self._gated.clear()
-            gated = self._gated[nums] = self._filter.selector(
-                [self._items[n] for n in nums], nums, known=self.fields)
+            gated = self._gated[ids] = self._filter.selector(items, nums, known=self.fields)
         # the key's own fields are the same for all its events: their answer once, here
         known = 0
         for f, v in zip(self.fields, values, strict=True):
@@ -199,7 +264,8 @@ class RuleIndex(Generic[T]):
 
 class Prefilter:
     """Whether an event has candidate rules in a :class:`RuleIndex` (the same test as
-    :meth:`RuleIndex.candidates` being non-empty), without the rules: a plain value that
+    :meth:`RuleIndex.candidates` being non-empty, before specialising: a specialised
+    index may still drop every candidate of a key), without the rules: a plain value that
     parser processes use to send on only the events the engine can use.
 
     ``values`` holds, per index field, the values rules are filed under; ``requires``

@@ -740,6 +740,10 @@ class LiteralFilter:
             return ns[name]
         return FunctionType(code, ns, None, defaults)
 
+    def reads(self, n: int) -> frozenset[str]:
+        """The fields rule ``n``'s clauses read (empty: it is ungated)."""
+        return self._rule_fields[n]
+
     def passing(self, event: Any) -> set[int]:
         """Numbers of the gated rules whose gate holds for ``event``."""
         m = self.mask(event)
