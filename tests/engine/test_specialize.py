@@ -7,6 +7,7 @@ that does not, and compare what matched, event by event, and the alerts."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -15,12 +16,13 @@ import pytest
 from keibi.engine import specialize as sp
 from keibi.engine.engine import Engine
 from keibi.engine.index import INDEX_FIELDS, SPECIALIZED_FIELDS
-from keibi.engine.ir import And, Const, FieldTest, Not, Or
+from keibi.engine.ir import And, Const, FieldTest, Node, Not, Or
 from keibi.engine.specialize import ALWAYS, plain, specialize
 from keibi.engine.values import FieldRefTest, StrTest
 from keibi.events.encoding import dumps
 from keibi.events.model import FIELD_ATTRS, Event
 from keibi.rules.loader import LoadedRule, builtin_rules_dir, load_rules
+from tests.engine.helpers import sigma_rule, write_rules
 from tests.engine.test_codegen import compiled_rules, corpus, odd_events
 from tests.rules.sigmahq import sigmahq_dir
 
@@ -170,3 +172,35 @@ def test_a_failed_login_key_never_tries_the_success_rules(rules: list[LoadedRule
     every = {titles[n.id] for _, n in plain_engine._candidates(
         msgspec.structs.replace(base, outcome="failure"))}
     assert {"SSH Failed Login", "SSH Successful Login"} <= every
+
+
+def test_new_program_names_cost_no_compilation(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule gated on the program name alone is specialised per name; names that fold
+    it the same way share one generated predicate, so a stream of ever-new names (an
+    attacker's random binaries) compiles a bounded number of them."""
+    rule = write_rules(tmp_path, sigma_rule(
+        "sel:\n  process.name|endswith: d\n  process.pid|gt: 1000\n"
+        "other:\n  process.name: sshd\n  process.pid|lt: 10\n"
+        "condition: sel or other", logsource="product: linux\n  category: process_creation"))
+    built: list[Node] = []
+    real = sp.build
+
+    def counting(ir: Node) -> Any:
+        built.append(ir)
+        return real(ir)
+
+    monkeypatch.setattr(sp, "build", counting)
+    engine = Engine(rule)
+    plain_engine = Engine(rule, specialize=False)
+    rng = random.Random(4)
+    fired = 0
+    for i in range(400):
+        name = rng.choice(["sshd", f"x{i:04d}d", f"x{i:04d}"])
+        e = Event(timestamp=1_790_000_000.0 + i, dataset="keibi.audit",
+                  action="process-started", category=("process",), type=("start",),
+                  process_name=name, process_pid=rng.choice([1, 500, 5000]))
+        assert _matched(engine, e) == _matched(plain_engine, e)
+        fired += bool(_matched(engine, e))
+    assert fired > 50
+    assert 1 <= len(built) <= 3, built  # sshd's, and the one every other *d name shares

@@ -101,6 +101,10 @@ class Specializer:
         self._irs = dict(irs)
         self._tested = {node: tested_fields(ir) for node, ir in self._irs.items()}
         self._cache: dict[tuple[Any, tuple[Any, ...]], tuple[Predicate, Any] | None] = {}
+        #: specialised tree -> its predicate: values that fold a rule the same way (every
+        #: program name outside its list) share one generated function, so new values
+        #: cost no compilation, however many there are
+        self._built: dict[Node, Predicate] = {}
 
     def tests(self, item: tuple[Predicate, Any]) -> frozenset[str]:
         """The fields ``item``'s rule tests (on their own value)."""
@@ -126,7 +130,12 @@ class Specializer:
         if isinstance(ir, Const):
             found = (ALWAYS, node) if ir.value else None
         else:
-            found = (build(ir), node)
+            predicate = self._built.get(ir)
+            if predicate is None:
+                if len(self._built) >= CACHE_LIMIT:
+                    self._built.clear()
+                predicate = self._built[ir] = build(ir)
+            found = (predicate, node)
         if len(self._cache) >= CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = found
