@@ -48,6 +48,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Collection, Sequence
+from operator import itemgetter
 from re import _parser as sre  # type: ignore[attr-defined]
 from types import CodeType, FunctionType
 from typing import Any, Generic, TypeVar
@@ -773,9 +774,10 @@ class LiteralFilter:
             gated |= self._clauses[n]
             names |= self._rule_fields[n]
         memo: dict[int, tuple[T, ...]] = {}
+        choose = _chooser(rules)
 
         def build(mask: int) -> tuple[T, ...]:
-            found = tuple(item for c, item in rules if mask & c == c)
+            found = choose(mask)
             if len(memo) >= SELECT_LIMIT:
                 memo.clear()
             memo[mask] = found
@@ -846,6 +848,39 @@ class LiteralFilter:
             return found
 
         return remember
+
+
+#: candidate lists at least this long choose by their rules' pivot bits (:func:`_chooser`)
+PIVOT_MIN = 32
+
+
+def _chooser(rules: Sequence[tuple[int, T]]) -> Callable[[int], tuple[T, ...]]:
+    """A function: clause mask -> the items of ``rules`` (clause bits, item) whose clauses
+    all hold, in order. A long list files each gated rule under its highest clause bit
+    (of its clauses, the one least likely to hold, by the order of bits) and looks only at
+    the rules filed under the mask's set bits: a new mask costs its set bits, not the
+    rules."""
+    if len(rules) < PIVOT_MIN:
+        return lambda mask: tuple(item for c, item in rules if mask & c == c)
+    always = [(i, item) for i, (c, item) in enumerate(rules) if not c]
+    pivots: dict[int, list[tuple[int, int, T]]] = {}
+    for i, (c, item) in enumerate(rules):
+        if c:
+            pivots.setdefault(c.bit_length() - 1, []).append((i, c, item))
+
+    def choose(mask: int) -> tuple[T, ...]:
+        hits = list(always)
+        bits = bin(mask)[:1:-1]  # bits[n] == "1": bit n is set
+        n = bits.find("1")
+        while n >= 0:
+            for i, c, item in pivots.get(n, ()):
+                if mask & c == c:
+                    hits.append((i, item))
+            n = bits.find("1", n + 1)
+        hits.sort(key=itemgetter(0))
+        return tuple(item for _, item in hits)
+
+    return choose
 
 
 class Gated(Generic[T]):
