@@ -405,6 +405,11 @@ class _Field:
                 rare = min(grams, key=lambda g: counts[g])
                 self.grams.setdefault(rare, []).append((piece, then))
         self.gram_keys = frozenset(self.grams)
+        #: with few pieces, one search for any of them (in C): most new words (hex
+        #: syscall arguments, ids) hold none, and then need no gram or piece at all
+        every = sorted({piece for piece, _ in pieces})
+        self.any_piece = (re.compile("|".join(map(re.escape, every))).search
+                          if 0 < len(every) <= ANY_PIECE_MAX else None)
         #: text (or list of texts) -> mask
         self.memo: dict[Any, int] = {}
         #: int -> mask
@@ -413,6 +418,8 @@ class _Field:
 
     def _word(self, word: str) -> tuple[int, Verify]:
         """The rules a word passes by substring, and the spaced literals to look for."""
+        if self.any_piece is not None and self.any_piece(word) is None:
+            return 0, ()
         mask = 0
         verify: list[tuple[str, int]] = []
         found = [x for piece, x in self.short if piece in word]
@@ -557,6 +564,9 @@ MEMO_LIST_TEXT = 4 * MEMO_TEXT
 SELECT_LIMIT = 1024
 #: answers remembered per tuple of values, over all the selectors of a filter
 SELECTIONS_LIMIT = 8192
+#: a field with at most this many substring pieces first searches a word for any of
+#: them at once (one regex alternation; with more, the 3-gram lookup is cheaper)
+ANY_PIECE_MAX = 32
 #: ``extra`` fields a generated function always reads one by one; with more, it walks
 #: an event's ``extra`` instead when that holds fewer items than this share (%) of them
 EXTRA_INLINE = 4
