@@ -449,11 +449,13 @@ class _Field:
         if self.contains:
             memo = self.word_memo
             verify = self.loose
-            for word in s.split(" ") if " " in s else (s,):
+            spaced = " " in s
+            for word in s.split(" ") if spaced else (s,):
                 found = memo.get(word)
                 if found is None:
                     found = self._word(word)
-                    if len(word) <= MEMO_TEXT:
+                    # a text of one word is remembered whole by text(), not twice
+                    if spaced and len(word) <= MEMO_TEXT:
                         if len(memo) >= WORD_MEMO_LIMIT:
                             memo.clear()
                         memo[word] = found
