@@ -150,8 +150,9 @@ class RuleIndex(Generic[T]):
         # the entries every event of a key meets (ungated, or gated by the key's own
         # fields only): worth an item specialised to the key (``specialize``)
         self._specialize = specialize
+        own = set(fields)
         self._steady = frozenset(n for n in range(len(entries)) if not self._gated_entries[n]
-                                 or self._filter.reads(n) <= set(fields))
+                                 or self._filter.reads(n) <= own)
         #: the fields of a key: the index fields, then those of :data:`SPECIALIZED_FIELDS`
         #: a steady entry tests (reading them costs every event; only then is it worth it)
         tested = set().union(*(specialize.tests(self._items[n]) for n in self._steady)
@@ -207,13 +208,14 @@ class RuleIndex(Generic[T]):
         kept: list[int] = []
         items: list[T] = []
         for n in nums:
-            item: T | None = self._items[n]
+            item = self._items[n]
             if n in self._steady:
-                item = specialize(self._items[n], known)
-                if item is None:
+                special = specialize(item, known)
+                if special is None:  # it cannot match this key's events
                     continue
+                item = special
             kept.append(n)
-            items.append(item)  # type: ignore[arg-type]
+            items.append(item)
         return tuple(kept), items
 
     def _compute(self, key: tuple[Any, ...], remembered: bool = False) -> Routed[T]:
