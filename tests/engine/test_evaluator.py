@@ -333,6 +333,52 @@ def test_auditd_syscall_fields(tmp_path: Path) -> None:
     assert not null(ev(**{"event.dataset": "keibi.audit", "process.args": ["ls"]}))
 
 
+def test_auditd_arguments_belong_to_the_record_the_rule_names(tmp_path: Path) -> None:
+    """Sigma reads each audit record as an event: ``type: EXECVE`` with ``a0`` is the
+    program's argument, ``type: SYSCALL`` with ``a0`` the syscall's. keibi's event
+    holds both records, so without a type ``aN`` may be either; with one, only its own."""
+    execve = matcher(tmp_path / "e", """
+        command:
+          type: EXECVE
+          a0: nc
+        target:
+          - a1: '4'
+          - a2: '4'
+        condition: command and target
+    """, logsource=AUDIT_LS)
+    base = {"event.dataset": "keibi.audit", "auditd.record_types": ["SYSCALL", "EXECVE"]}
+    # expected: match (nc's first argument is 4)
+    assert execve(ev(**base, **{"process.args": ["nc", "4"], "auditd.data.a1": "7ffd"}))
+    # expected: no match (4 is the SYSCALL record's a1, not an argument of nc)
+    assert not execve(ev(**base, **{"process.args": ["nc", "-l"], "auditd.data.a1": "4"}))
+    assert not execve(ev(**base, **{"process.args": ["ls"], "auditd.data.a0": "nc",
+                                    "auditd.data.a1": "4"}))
+    syscall = matcher(tmp_path / "s", """
+        sel:
+          type: SYSCALL
+          a0: 4
+        condition: sel
+    """, logsource=AUDIT_LS)
+    # expected: match (the syslog syscall's first argument is 4)
+    assert syscall(ev(**base, **{"auditd.data.a0": "4", "process.args": ["dmesg"]}))
+    # expected: no match (4 is a program argument, not the syscall's)
+    assert not syscall(ev(**base, **{"auditd.data.a0": "2", "process.args": ["4"]}))
+    either = matcher(tmp_path / "n", "sel:\n  a1: '-x'\ncondition: sel", logsource=AUDIT_LS)
+    # expected: match, both ways (no record type named)
+    assert either(ev(**base, **{"process.args": ["ls", "-x"]}))
+    assert either(ev(**base, **{"auditd.data.a1": "-x"}))
+    # a NOT under the type reads the argument only: 4 in the SYSCALL record is no argument
+    negated = matcher(tmp_path / "x", """
+        sel:
+          type: EXECVE
+        filter:
+          a1: '4'
+        condition: sel and not filter
+    """, logsource=AUDIT_LS)
+    assert negated(ev(**base, **{"process.args": ["nc", "-l"], "auditd.data.a1": "4"}))
+    assert not negated(ev(**base, **{"process.args": ["nc", "4"]}))
+
+
 def test_auditd_nametype_translates_to_event_type(tmp_path: Path) -> None:
     p = matcher(tmp_path, """
         sel:

@@ -221,6 +221,63 @@ def to_ir(cond: Any, source: LogSource) -> Node:
     raise NotEvaluable(f"unsupported condition element {type(cond).__name__}")
 
 
+#: Sigma's auditd ``aN`` (fields.AUDITD_FIELDS): the argument in an EXECVE record, the
+#: syscall's argument in a SYSCALL record; keibi's event holds both records
+_RECORD_ARGS = frozenset({"execve", "syscall"})
+_ARG_PAIR = re.compile(r"process\.args\[(\d+)\]\Z")
+
+
+def _record_type(node: Node) -> str | None:
+    """The one auditd record type (lower case, of :data:`_RECORD_ARGS`) every event
+    ``node`` matches holds: a test of it, an AND with one, an OR all of whose branches
+    require the same one."""
+    if isinstance(node, FieldTest) and node.field == "auditd.record_types":
+        t = node.test
+        if (isinstance(t, StrTest) and len(t.exact) == 1 and not (
+                t.prefixes or t.suffixes or t.contains or t.patterns)):
+            found = next(iter(t.exact)).lower()
+            return found if found in _RECORD_ARGS else None
+    if isinstance(node, And):
+        types = {r for r in map(_record_type, node.args) if r is not None}
+        return types.pop() if len(types) == 1 else None
+    if isinstance(node, Or) and node.args:
+        each = {_record_type(a) for a in node.args}
+        return each.pop() if len(each) == 1 else None
+    return None
+
+
+def _pair_arg(node: Node) -> tuple[int, Node, Node] | None:
+    """``(N, process.args[N] test, auditd.data.aN test)`` when ``node`` is the OR (or,
+    for absence, the AND) :func:`to_ir` builds for Sigma's ``aN``."""
+    if isinstance(node, Or | And) and len(node.args) == 2:
+        first, second = node.args
+        if isinstance(first, FieldTest) and isinstance(second, FieldTest):
+            m = _ARG_PAIR.match(first.field)
+            if m and second.field == f"auditd.data.a{m.group(1)}" and first.test == second.test:
+                return int(m.group(1)), first, second
+    return None
+
+
+def record_args(node: Node, record: str | None = None) -> Node:
+    """``node`` with each ``aN`` narrowed to the record an enclosing AND requires
+    (``type: EXECVE``: the program's argument N; ``type: SYSCALL``: the syscall's): in
+    Sigma each audit record is an event of its own, so ``type: EXECVE and a0: nc`` never
+    looks at the SYSCALL record's ``a0``."""
+    pair = _pair_arg(node)
+    if pair is not None:
+        if record is None:
+            return node
+        return pair[1] if record == "execve" else pair[2]
+    if isinstance(node, And):
+        record = _record_type(node) or record
+        return And(tuple(record_args(a, record) for a in node.args))
+    if isinstance(node, Or):
+        return Or(tuple(record_args(a, record) for a in node.args))
+    if isinstance(node, Not):
+        return Not(record_args(node.arg, record))
+    return node
+
+
 def rule_ir(rule: SigmaRule) -> Node:
     """The simplified IR of a whole rule: log source constraints AND its condition."""
     ls = rule.logsource
@@ -239,7 +296,7 @@ def rule_ir(rule: SigmaRule) -> Node:
         for f, values in source.constraints
     ]
     body = Or(tuple(to_ir(c, source) for c in conditions))
-    return simplify(And((*constraints, body)))
+    return simplify(record_args(And((*constraints, body))))
 
 
 def compile_rule(rule: LoadedRule) -> CompiledRule:

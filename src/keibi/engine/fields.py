@@ -135,6 +135,8 @@ AUDITD_FIELDS: dict[str, FieldMapping] = {
     "ppid": FieldMapping("process.parent.pid"),
     "cwd": FieldMapping("process.working_directory"),
     "success": FieldMapping("event.outcome", {"yes": "success", "no": "failure"}),
+    # an EXECVE record's aN is argument N, a SYSCALL record's the syscall's; a rule that
+    # names the record type reads only its own (compile.record_args)
     **{f"a{n}": FieldMapping(f"process.args[{n}]", alternatives=(f"auditd.data.a{n}",))
        for n in range(10)},
     **{n: FieldMapping(f"auditd.data.{n}") for n in _AUDIT_DATA},
