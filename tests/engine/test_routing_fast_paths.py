@@ -8,9 +8,9 @@
   whole value and on positions is answered from both: over random lists of texts,
   numbers, nested lists, upper case, new and remembered values, the answer is what the
   atoms say;
-* a field with few substring pieces first searches a new word for any of them at once:
-  the answer is the one the 3-gram lookup gives, for words holding none, one or several
-  pieces (overlapping, at the edges, upper case, regex characters in the pieces);
+* a field's substring search (one Aho-Corasick pass, ``in`` for literals shorter than a
+  3-gram) answers as ``literal in text`` for each literal: literals overlapping, inside
+  one another, at the edges, with spaces, regex characters or non-ASCII letters;
 * a long candidate list chooses its rules by their pivot bits (:func:`_chooser`): over
   random clause masks, shared pivots and ungated rules, the same items in the same order
   as testing every rule.
@@ -23,7 +23,6 @@ from typing import Any
 
 from keibi.engine.index import INDEX_FIELDS
 from keibi.engine.literals import (
-    ANY_PIECE_MAX,
     PIVOT_MIN,
     Atom,
     Clauses,
@@ -164,26 +163,28 @@ def test_pivot_choice_is_testing_every_rule() -> None:
     assert checked == 1200 and chosen > 2000
 
 
-def test_any_piece_search_answers_as_the_gram_lookup() -> None:
+def test_the_substring_search_finds_every_literal_a_text_holds() -> None:
     rng = random.Random(21)
-    alphabet = "abc-.*+?()[]x0"
+    alphabet = "abc-.*+?()[]x0 é"
     checked = hits = 0
-    for size in (1, 5, ANY_PIECE_MAX, ANY_PIECE_MAX + 1):
-        pieces = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 5)))
-                  for _ in range(size)}
-        atoms = [("contains", p, n, None) for n, p in enumerate(sorted(pieces))]
-        atoms.append(("contains", "a b", len(atoms), None))  # a spaced literal: verified
-        fast, slow = _Field("f", atoms), _Field("f", atoms)
-        assert (fast.any_piece is not None) == (len({*pieces, "a"}) <= ANY_PIECE_MAX)
-        slow.any_piece = None
+    for size in (1, 2, 5, 40, 300):
+        literals = sorted({"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7)))
+                           for _ in range(size)})
+        literals += [lit + "b" for lit in literals[:3]]  # a literal inside another one
+        atoms = [("contains", lit, n, None) for n, lit in enumerate(literals)]
+        field = _Field("f", atoms)
         for _ in range(400):
-            word = "".join(rng.choice(alphabet + "ABX") for _ in range(rng.randint(0, 12)))
-            if rng.random() < 0.3:  # a piece inside
-                p = rng.choice(sorted(pieces))
-                at = rng.randint(0, len(word))
-                word = word[:at] + p + word[at:]
-            word = word.lower()
-            assert fast._word(word) == slow._word(word), (pieces, word)
+            text = "".join(rng.choice(alphabet + "ABX\n") for _ in range(rng.randint(0, 60)))
+            for _ in range(rng.randint(0, 3)):  # literals inside, overlapping, at the edges
+                lit = rng.choice(literals)
+                at = rng.choice((0, len(text), rng.randint(0, len(text))))
+                text = text[:at] + lit + text[at:]
+            text = text.lower()
+            want = 0
+            for n, lit in enumerate(literals):
+                if lit in text:
+                    want |= 1 << n
+            assert field._compute(text) == want, (literals, text)
             checked += 1
-            hits += bool(slow._word(word)[0])
-    assert checked == 1600 and hits > 300
+            hits += bool(want)
+    assert checked == 2000 and hits > 1000

@@ -11,9 +11,9 @@ also knows ``("present", field, "")``: the field has a value at all.
 
 :class:`LiteralFilter` holds the gates of many rules and answers, per event, which of
 them pass, looking at each field once for all rules: exact values by hash, prefixes and
-suffixes by hashed slices, substrings word by word (a command line is new, its words are
-not) and within a new word by hashed 3-grams, so the cost grows with the length of the
-event's values, not with the number of rules. The answer is a bit mask (bit n: clause n
+suffixes by hashed slices, substrings in one pass of an Aho-Corasick automaton (native
+code), so the cost grows with the length of the event's values, not with the number of
+rules. The answer is a bit mask (bit n: clause n
 holds); per-field answers are memoised by value, so repeated executables, parents and
 argument lists cost one lookup (a subscript), and the code reading the fields is
 generated: one straight line per field. An atom on one element of a list
@@ -52,6 +52,8 @@ from operator import itemgetter
 from re import _parser as sre  # type: ignore[attr-defined]
 from types import CodeType, FunctionType
 from typing import Any, Generic, TypeVar
+
+from ahocorasick_rs import AhoCorasick, Implementation
 
 from keibi.engine.fields import KEYWORD_FIELDS
 from keibi.engine.ir import INT_FIELDS, SCALAR_FIELDS, And, FieldTest, Keyword, Node, Or
@@ -328,7 +330,6 @@ def _pick(found: Clauses, k: int) -> frozenset[Atom]:
 
 # -- the filter -------------------------------------------------------------------------
 
-Verify = tuple[tuple[str, int], ...]  # (literal, its bit): holds if the literal is in the text
 #: an atom filed under its field: (kind, literal, its clause's bit, the list position it
 #: names, None: the whole field)
 FieldAtom = tuple[str, str, int, int | None]
@@ -339,11 +340,9 @@ class _Field:
     (bit n: clause n), memoised per text.
 
     Exact values are one hash lookup, prefixes and suffixes hashed slices. Substrings are
-    looked for word by word (the text split at spaces): a literal without a space lies
-    inside one word, and words repeat far more than whole texts do (a command line is a
-    new text, its words are not), so each word's answer is memoised. A literal with a
-    space is looked for in the whole text, only when some word holds its longest piece.
-    Within a new word, pieces are found by hashed 3-grams (shorter ones by scanning).
+    found in one pass over the text by an Aho-Corasick automaton of every literal
+    (:meth:`_scanner`, in native code: ``ahocorasick_rs``), so a new command line or a
+    raw audit event's records cost their length once, whatever the number of literals.
     """
 
     def __init__(self, name: str, atoms: Sequence[FieldAtom]) -> None:
@@ -351,9 +350,8 @@ class _Field:
         self.exact: dict[str, int] = {}
         affix: dict[str, dict[int, dict[str, list[tuple[str, int]]]]] = {
             "prefix": {}, "suffix": {}}
-        pieces: list[tuple[str, int | tuple[str, int]]] = []
-        #: literals of spaces only: looked for in every text
-        self.loose: Verify = ()
+        #: every substring literal and its clause bits
+        self.literals: dict[str, int] = {}
         #: bits of the clauses that only need a value on this field
         self.present = 0
         #: every bit an atom here may set
@@ -372,17 +370,11 @@ class _Field:
                 size = min(len(lit), 8)
                 key = lit[:size] if kind == "prefix" else lit[-size:]
                 affix[kind].setdefault(size, {}).setdefault(key, []).append((lit, bit))
-            elif " " not in lit:
-                pieces.append((lit, bit))
             else:
-                piece = max(lit.split(" "), key=len)
-                if piece:
-                    pieces.append((piece, (lit, bit)))
-                else:
-                    self.loose += ((lit, bit),)
+                self.literals[lit] = self.literals.get(lit, 0) | bit
         self.prefixes = sorted(affix["prefix"].items())
         self.suffixes = sorted(affix["suffix"].items())
-        self.contains = bool(pieces or self.loose)
+        self.contains = bool(self.literals)
         #: the atoms on one element of a list (``process.args[0]``), per position: looked
         #: at in that element only, when the list is (:meth:`value`)
         self.positions = {p: _Field(f"{name}[{p}]", a) for p, a in sorted(by_position.items())}
@@ -391,49 +383,12 @@ class _Field:
         self.whole = bool(self.exact or self.prefixes or self.suffixes or self.contains)
         #: whether only presence counts here (no value needs looking at)
         self.presence_only = not (self.whole or self.positions)
-        counts: dict[str, int] = {}
-        for piece, _ in pieces:
-            for i in range(len(piece) - GRAM + 1):
-                counts[piece[i:i + GRAM]] = counts.get(piece[i:i + GRAM], 0) + 1
-        self.short: list[tuple[str, int | tuple[str, int]]] = []  # shorter than a gram
-        self.grams: dict[str, list[tuple[str, int | tuple[str, int]]]] = {}
-        for piece, then in pieces:
-            if len(piece) < GRAM:
-                self.short.append((piece, then))
-            else:  # filed under its rarest 3-gram
-                grams = [piece[i:i + GRAM] for i in range(len(piece) - GRAM + 1)]
-                rare = min(grams, key=lambda g: counts[g])
-                self.grams.setdefault(rare, []).append((piece, then))
-        self.gram_keys = frozenset(self.grams)
-        #: with few pieces, one search for any of them (in C): most new words (hex
-        #: syscall arguments, ids) hold none, and then need no gram or piece at all
-        every = sorted({piece for piece, _ in pieces})
-        self.any_piece = (re.compile("|".join(map(re.escape, every))).search
-                          if 0 < len(every) <= ANY_PIECE_MAX else None)
+        #: the substring search (:meth:`_scanner`): built when first needed
+        self.scanner: Callable[[str], int] | None = None
         #: text (or list of texts) -> mask
         self.memo: dict[Any, int] = {}
         #: int -> mask
         self.numbers: dict[int, int] = {}
-        self.word_memo: dict[str, tuple[int, Verify]] = {}
-
-    def _word(self, word: str) -> tuple[int, Verify]:
-        """The rules a word passes by substring, and the spaced literals to look for."""
-        if self.any_piece is not None and self.any_piece(word) is None:
-            return 0, ()
-        mask = 0
-        verify: list[tuple[str, int]] = []
-        found = [x for piece, x in self.short if piece in word]
-        if self.grams and len(word) >= GRAM:
-            grams = self.grams
-            for g in self.gram_keys.intersection(
-                    [word[i:i + GRAM] for i in range(len(word) - GRAM + 1)]):
-                found += [x for piece, x in grams[g] if piece in word]
-        for x in found:
-            if type(x) is int:
-                mask |= x
-            else:
-                verify.append(x)  # type: ignore[arg-type]
-        return mask, tuple(verify)
 
     def _compute(self, s: str) -> int:
         """The mask of lower-cased text ``s``."""
@@ -447,25 +402,32 @@ class _Field:
                 if s.endswith(lit):
                     mask |= bit
         if self.contains:
-            memo = self.word_memo
-            verify = self.loose
-            spaced = " " in s
-            for word in s.split(" ") if spaced else (s,):
-                found = memo.get(word)
-                if found is None:
-                    found = self._word(word)
-                    # a text of one word is remembered whole by text(), not twice
-                    if spaced and len(word) <= MEMO_TEXT:
-                        if len(memo) >= WORD_MEMO_LIMIT:
-                            memo.clear()
-                        memo[word] = found
-                mask |= found[0]
-                if found[1]:
-                    verify += found[1]
-            for lit, bit in verify:
-                if not mask & bit and lit in s:
-                    mask |= bit
+            mask |= (self.scanner or self._scanner())(s)
         return mask
+
+    def _scanner(self) -> Callable[[str], int]:
+        """The substring search: one pass over the text of an Aho-Corasick automaton
+        (a DFA) of every literal of at least :data:`GRAM` characters, then ``in`` for
+        each shorter one (a long text holds ``-r`` or ``:`` too often: their matches
+        would cost more than a scan per literal)."""
+        long = sorted(lit for lit in self.literals if len(lit) >= GRAM)
+        bits = [self.literals[lit] for lit in long]
+        short = [(lit, b) for lit, b in sorted(self.literals.items()) if len(lit) < GRAM]
+        find = (AhoCorasick(long, implementation=Implementation.DFA).find_matches_as_indexes
+                if long else None)
+
+        def scan(s: str) -> int:
+            mask = 0
+            if find is not None:
+                for n, _, _ in find(s, overlapping=True):
+                    mask |= bits[n]
+            for lit, b in short:
+                if lit in s:
+                    mask |= b
+            return mask
+
+        self.scanner = scan
+        return scan
 
     def text(self, text: str) -> int:
         """The mask of a text (an event value's text form), memoised."""
@@ -559,16 +521,12 @@ def _position(name: str) -> int | None:
 
 
 _INDEXED = re.compile(r"(.+)\[(\d+)\]")
-WORD_MEMO_LIMIT = 8192
 #: lists of strings (argument vectors, record types) are remembered up to this size
 MEMO_LIST_TEXT = 4 * MEMO_TEXT
 #: answers remembered per selection (a set of passing rules -> the rules to test)
 SELECT_LIMIT = 1024
 #: answers remembered per tuple of values, over all the selectors of a filter
 SELECTIONS_LIMIT = 8192
-#: a field with at most this many substring pieces first searches a word for any of
-#: them at once (one regex alternation; with more, the 3-gram lookup is cheaper)
-ANY_PIECE_MAX = 32
 #: ``extra`` fields a generated function always reads one by one; with more, it walks
 #: an event's ``extra`` instead when that holds fewer items than this share (%) of them
 EXTRA_INLINE = 4
