@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from keibi.engine.compile import NotEvaluable, compile_rule
+from keibi.engine.compile import NotEvaluable, _never_hex, compile_rule
+from keibi.engine.values import RegexTest, StrTest
 from tests.engine.helpers import ev, matcher, sigma_rule, write_rules
 
 AUTH = {"event.dataset": "keibi.auth"}
@@ -363,10 +364,18 @@ def test_auditd_arguments_belong_to_the_record_the_rule_names(tmp_path: Path) ->
     assert syscall(ev(**base, **{"auditd.data.a0": "4", "process.args": ["dmesg"]}))
     # expected: no match (4 is a program argument, not the syscall's)
     assert not syscall(ev(**base, **{"auditd.data.a0": "2", "process.args": ["4"]}))
-    either = matcher(tmp_path / "n", "sel:\n  a1: '-x'\ncondition: sel", logsource=AUDIT_LS)
-    # expected: match, both ways (no record type named)
-    assert either(ev(**base, **{"process.args": ["ls", "-x"]}))
-    assert either(ev(**base, **{"auditd.data.a1": "-x"}))
+    either = matcher(tmp_path / "n", "sel:\n  a1: 'c0ffee'\ncondition: sel",
+                     logsource=AUDIT_LS)
+    # expected: match, both ways (no record type named; c0ffee may be a syscall argument)
+    assert either(ev(**base, **{"process.args": ["ls", "c0ffee"]}))
+    assert either(ev(**base, **{"auditd.data.a1": "c0ffee"}))
+    # a SYSCALL record's arguments are hexadecimal: no option can be one
+    option = matcher(tmp_path / "o", "sel:\n  a1|startswith: '--cpu'\ncondition: sel",
+                     logsource=AUDIT_LS)
+    # expected: match (the program's first argument)
+    assert option(ev(**base, **{"process.args": ["xmrig", "--cpu-priority=5"]}))
+    # expected: no match (not hexadecimal: no SYSCALL record holds it)
+    assert not option(ev(**base, **{"auditd.data.a1": "--cpu-priority=5"}))
     # a NOT under the type reads the argument only: 4 in the SYSCALL record is no argument
     negated = matcher(tmp_path / "x", """
         sel:
@@ -377,6 +386,25 @@ def test_auditd_arguments_belong_to_the_record_the_rule_names(tmp_path: Path) ->
     """, logsource=AUDIT_LS)
     assert negated(ev(**base, **{"process.args": ["nc", "-l"], "auditd.data.a1": "4"}))
     assert not negated(ev(**base, **{"process.args": ["nc", "4"]}))
+
+
+@pytest.mark.parametrize(("test", "never"), [
+    (StrTest(exact=frozenset({"40000"})), False),  # personality(ADDR_NO_RANDOMIZE)
+    (StrTest(exact=frozenset({"c0ffee", "nc"})), False),  # one value may be hex
+    (StrTest(exact=frozenset({"nc", "-l"})), True),
+    (StrTest(prefixes=("--cpu",)), True),
+    (StrTest(suffixes=(".png",)), True),
+    (StrTest(contains=("x",)), True),
+    (StrTest(exact=frozenset({"ABC"})), False),  # compared lower-cased: abc is hex
+    (StrTest(exact=frozenset({"ABC"}), cased=True), True),  # hex is printed lower-case
+    (StrTest(patterns=(".*\\-i.*",)), True),
+    (StrTest(patterns=(".*",)), False),
+    (StrTest(exact=frozenset({""})), False),
+    (RegexTest("^--", 0), False),  # other tests: kept both ways
+])
+def test_a_test_no_hex_number_passes_reads_no_syscall_argument(test: object,
+                                                               never: bool) -> None:
+    assert _never_hex(test) is never
 
 
 def test_auditd_nametype_translates_to_event_type(tmp_path: Path) -> None:

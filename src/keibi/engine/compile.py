@@ -74,6 +74,8 @@ from keibi.engine.values import (
     StrTest,
     TimePartTest,
     ValueTest,
+    literal_runs,
+    wildcard_tokens,
 )
 from keibi.rules.loader import LoadedRule
 
@@ -246,7 +248,7 @@ def _record_type(node: Node) -> str | None:
     return None
 
 
-def _pair_arg(node: Node) -> tuple[int, Node, Node] | None:
+def _pair_arg(node: Node) -> tuple[int, FieldTest, FieldTest] | None:
     """``(N, process.args[N] test, auditd.data.aN test)`` when ``node`` is the OR (or,
     for absence, the AND) :func:`to_ir` builds for Sigma's ``aN``."""
     if isinstance(node, Or | And) and len(node.args) == 2:
@@ -258,15 +260,36 @@ def _pair_arg(node: Node) -> tuple[int, Node, Node] | None:
     return None
 
 
+#: what a SYSCALL record's ``aN`` holds: the syscall's argument as the kernel prints it
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def _never_hex(test: object) -> bool:
+    """Whether no lower-case hexadecimal number passes ``test`` (every value, prefix,
+    suffix, substring or wildcard pattern it accepts needs a character no such number
+    has)."""
+    if not isinstance(test, StrTest):
+        return False
+
+    def foreign(fragment: str) -> bool:
+        return not set(fragment if test.cased else fragment.lower()) <= _HEX_DIGITS
+
+    return all(map(foreign, (*test.exact, *test.prefixes, *test.suffixes, *test.contains))
+               ) and all(any(map(foreign, literal_runs(wildcard_tokens(p))))
+                         for p in test.patterns)
+
+
 def record_args(node: Node, record: str | None = None) -> Node:
     """``node`` with each ``aN`` narrowed to the record an enclosing AND requires
     (``type: EXECVE``: the program's argument N; ``type: SYSCALL``: the syscall's): in
     Sigma each audit record is an event of its own, so ``type: EXECVE and a0: nc`` never
-    looks at the SYSCALL record's ``a0``."""
+    looks at the SYSCALL record's ``a0``. Without a record type, a test no hexadecimal
+    number passes (``a1|startswith: '--cpu-priority'``) reads the argument only: the
+    SYSCALL record's ``aN`` are hexadecimal."""
     pair = _pair_arg(node)
     if pair is not None:
         if record is None:
-            return node
+            return pair[1] if _never_hex(pair[1].test) else node
         return pair[1] if record == "execve" else pair[2]
     if isinstance(node, And):
         record = _record_type(node) or record
