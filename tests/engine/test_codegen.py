@@ -296,14 +296,21 @@ def test_filter_answers_odd_values_as_the_atoms_do() -> None:
 
 
 def test_a_bound_selector_answers_as_the_plain_one() -> None:
-    """Rules reading attribute texts only (keyword rules: a message's words) get a
-    selector remembering its answer per tuple of values, one set per index key: over
-    odd values, seen once and again, it answers as the plain selector does."""
+    """Rules reading attribute texts only (a command line, an executable) get a selector
+    remembering its answer per tuple of values, one set per index key: over odd values,
+    seen once and again, it answers as the plain selector does. Not where the raw record
+    is read (keyword rules): it holds its time stamp and never comes again."""
     rules = [cr.clauses for cr in compiled_rules()]
     lf = LiteralFilter(rules)
-    texts = [n for n, cs in enumerate(lf.clauses)
-             if cs and all(_field_of(f) in FIELD_ATTRS and _field_of(f) not in INT_FIELDS
-                           for c in cs for _, f, _ in c)]
+
+    def texts_only(cs: Clauses, raw: bool) -> bool:
+        fields = {_field_of(f) for c in cs for _, f, _ in c}
+        return bool(cs) and ("event.original" in fields) == raw and all(
+            f in FIELD_ATTRS and f not in INT_FIELDS for f in fields)
+
+    texts = [n for n, cs in enumerate(lf.clauses) if texts_only(cs, raw=False)]
+    keywords = [n for n, cs in enumerate(lf.clauses) if texts_only(cs, raw=True)]
+    assert keywords and "BOUND" not in lf.selector(keywords, keywords).__globals__
     plain = lf.selector(texts, texts)
     assert "BOUND" in plain.__globals__
     known = lf.value_mask("event.action", "ssh-login")

@@ -8,8 +8,8 @@
   whole value and on positions is answered from both: over random lists of texts,
   numbers, nested lists, upper case, new and remembered values, the answer is what the
   atoms say;
-* a field's substring search (one Aho-Corasick pass, ``in`` for literals shorter than a
-  3-gram) answers as ``literal in text`` for each literal: literals overlapping, inside
+* a field's substring search (one Aho-Corasick pass, ``in`` for single characters)
+  answers as ``literal in text`` for each literal: literals overlapping, inside
   one another, at the edges, with spaces, regex characters or non-ASCII letters;
 * a long candidate list chooses its rules by their pivot bits (:func:`_chooser`): over
   random clause masks, shared pivots and ungated rules, the same items in the same order

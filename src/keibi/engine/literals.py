@@ -407,12 +407,12 @@ class _Field:
 
     def _scanner(self) -> Callable[[str], int]:
         """The substring search: one pass over the text of an Aho-Corasick automaton
-        (a DFA) of every literal of at least :data:`GRAM` characters, then ``in`` for
-        each shorter one (a long text holds ``-r`` or ``:`` too often: their matches
-        would cost more than a scan per literal)."""
-        long = sorted(lit for lit in self.literals if len(lit) >= GRAM)
+        (a DFA) of every literal of two characters or more, then ``in`` (``memchr``) for
+        each single character (a raw audit record holds ``0`` or ``:`` dozens of times:
+        their matches would cost more than a scan each)."""
+        long = sorted(lit for lit in self.literals if len(lit) > 1)
         bits = [self.literals[lit] for lit in long]
-        short = [(lit, b) for lit, b in sorted(self.literals.items()) if len(lit) < GRAM]
+        short = [(lit, b) for lit, b in sorted(self.literals.items()) if len(lit) == 1]
         find = (AhoCorasick(long, implementation=Implementation.DFA).find_matches_as_indexes
                 if long else None)
 
@@ -432,13 +432,25 @@ class _Field:
     def text(self, text: str) -> int:
         """The mask of a text (an event value's text form), memoised."""
         found = self.memo.get(text)
-        if found is None:
-            found = self._compute(text.lower())
-            if len(text) <= MEMO_TEXT:
-                if len(self.memo) >= MEMO_LIMIT:
-                    self.memo.clear()
-                self.memo[text] = found
+        return self._new_text(text) if found is None else found
+
+    def _new_text(self, text: str) -> int:
+        """The mask of a text not in the memo, remembered (when short enough)."""
+        found = self._compute(text.lower())
+        if len(text) <= MEMO_TEXT:
+            if len(self.memo) >= MEMO_LIMIT:
+                self.memo.clear()
+            self.memo[text] = found
         return found
+
+    def new(self, value: Any) -> int:
+        """:meth:`value` of a value its memo lacks (what a generated reader calls on a
+        miss: a text is computed at once, without a second lookup)."""
+        if self.presence_only:
+            return self.present
+        if type(value) is str:
+            return self._new_text(value)
+        return self.value(value)
 
     def value(self, value: Any) -> int:
         """The mask of an event value (not None): of a list, the union over its elements,
@@ -629,11 +641,13 @@ class LiteralFilter:
         then ``tail``. Only attribute names appear in its source; field names and tables
         are bound constants.
 
-        A value is looked up in its field's memo as it is (a subscript: a value seen
-        before costs no call): the memos hold texts and tuples of texts only, which no
-        number equals (``1 == True``, but neither equals ``"1"``); a value not there, or
-        unhashable (a list), is computed. Integers have a memo of their own, looked up by
-        exact type.
+        A value is looked up in its field's memo as it is: the memos hold texts and
+        tuples of texts only, which no number equals (``1 == True``, but neither equals
+        ``"1"``); a value not there, or unhashable (a list), is computed (:meth:`_Field.
+        new`). The lookup is a ``get``, never a subscript caught on a miss: in CPython
+        3.11 an exception caught late in a long function walks its whole line table,
+        microseconds per new value (a raw record, a syscall argument). Integers have a
+        memo of their own, looked up by exact type.
         """
         lines = ["def f(e, m=0):"]  # m: the mask of fields the caller knows
         extra: list[_Field] = []
@@ -649,7 +663,7 @@ class LiteralFilter:
                 lines += [f"    if e.{attr} is not None:",
                           f"        m |= P{i}"]
                 continue
-            ns[f"M{i}"], ns[f"V{i}"] = f.memo, f.value
+            ns[f"M{i}"], ns[f"V{i}"] = f.memo, f.new
             lines += [f"    v = e.{attr}", "    if v is not None:"]
             if name in INT_FIELDS:
                 ns[f"I{i}"] = f.numbers
@@ -659,9 +673,12 @@ class LiteralFilter:
                           "        m |= r"]
             else:
                 lines += ["        try:",
-                          f"            m |= M{i}[v]",
-                          "        except (KeyError, TypeError):  # new, or unhashable",
-                          f"            m |= V{i}(v)"]
+                          f"            r = M{i}.get(v)",
+                          "        except TypeError:  # unhashable",
+                          "            r = None",
+                          "        if r is None:",
+                          f"            r = V{i}(v)",
+                          "        m |= r"]
         if extra:
             lines += ["    x = e.extra", "    if x:", *self._extra_lines(extra, ns)]
         return self._function(lines + tail, ns, "f", (0,))
@@ -674,19 +691,27 @@ class LiteralFilter:
         lookup = ["if type(v) is list:",
                   "    v = tuple(v)",
                   "try:",
-                  "    m |= {memo}[v]",
-                  "except (KeyError, TypeError):  # new, None, or an unhashable element",
+                  "    r = {memo}.get(v)",
+                  "except TypeError:  # an unhashable element",
+                  "    r = None",
+                  "if r is None:",
                   "    if v is not None:",
-                  "        m |= {value}(v)"]
+                  "        m |= {value}(v)",
+                  "else:",
+                  "    m |= r"]
         gets: list[str] = []
         for j, f in enumerate(extra):
-            ns[f"N{j}"], ns[f"XM{j}"], ns[f"XV{j}"] = f.name, f.memo, f.value
+            ns[f"N{j}"], ns[f"XM{j}"], ns[f"XV{j}"] = f.name, f.memo, f.new
+            if f.presence_only:  # no value to look at
+                ns[f"XP{j}"] = f.present
+                gets += [f"if x.get(N{j}) is not None:", f"    m |= XP{j}"]
+                continue
             gets += [f"v = x.get(N{j})", "if v is not None:"]
             gets += ["    " + s.format(memo=f"XM{j}", value=f"XV{j}") for s in lookup]
         if len(extra) <= EXTRA_INLINE:
             return ["        " + s for s in gets]
         ns["XM"] = {f.name: f.memo for f in extra}
-        ns["XV"] = {f.name: f.value for f in extra}
+        ns["XV"] = {f.name: f.new for f in extra}
         walk = ["for n, v in x.items():",
                 "    g = XM.get(n)",
                 "    if g is not None:"]
@@ -758,11 +783,13 @@ class LiteralFilter:
         tail = ["    m &= MASK",
                 "    try:",
                 "        return SEL[m]",
-                "    except KeyError:",
+                "    except KeyError:  # rare: the clauses that hold repeat",
                 "        return BUILD(m)"]
         read = sorted(names - set(known))
         fn: Callable[..., tuple[T, ...]] = self._generate(read, tail, ns)
-        if read and all(f in FIELD_ATTRS and f not in INT_FIELDS for f in read):
+        # the raw record holds its time stamp: a tuple with it never comes again
+        if read and "event.original" not in read and all(
+                f in FIELD_ATTRS and f not in INT_FIELDS for f in read):
             ns["PLAIN"], ns["S"], ns["REMEMBER"] = fn, self._selections, self._remember(read)
             ns["BOUND"] = self._function(self._remembering_lines(read), ns, "g", (0, 0))
         return fn
@@ -771,8 +798,8 @@ class LiteralFilter:
              known: int) -> Callable[[Any], tuple[T, ...]]:
         """``selector`` for the events of one index key, ``known`` the mask of the key's
         fields (:meth:`value_mask`). Where it reads attribute texts only (no ``extra``
-        field, no number: auth and syslog events' messages), it remembers its answer per
-        tuple of their values (:meth:`_remembering_lines`)."""
+        field, no number, not ``event.original``: auth and syslog events' messages), it
+        remembers its answer per tuple of their values (:meth:`_remembering_lines`)."""
         bound = selector.__globals__.get("BOUND")
         if bound is None:
             return FunctionType(selector.__code__, selector.__globals__, None, (known,))
