@@ -1,31 +1,35 @@
 """Per-event cost of Engine.process as the rule count grows: 10 rules vs 250 rules.
 
     python bench/bench_engine_scaling.py [--events 200000] [--seed 11] [--sigmahq DIR]
-                                         [--rounds 3]
+                                         [--rounds 3] [--synthetic [--syscall-fields]]
 
 Rule sets (all loaded through the normal loader):
 
 * ``builtin+sigmahq``: keibi's built-in rules plus the 210 SigmaHQ Linux rules from
   ``../shared/sigma/rules-linux`` (target: at least 50,000 events/s);
-* ``250``: those plus variants of SigmaHQ rules (new ids, every string value changed) up to
-  250 rules;
+* ``250``: those plus variants of SigmaHQ rules (new ids, every string value changed but
+  auditd's record ``type``, which names a record as a log source does) up to 250 rules;
 * ``10``: a seeded random sample of 10 of the 250.
 
-Events: a mixed stream of what the sources produce -- sshd/sudo auth lines, audit
-``EXECVE`` process starts (``keibi.audit``, ``event.category: process``), outbound
-connections, file creations, syslog lines -- mostly benign, with about 1% generated to
-match some SigmaHQ rule (:mod:`keibi.engine.synth`). Audit events carry only their
-record types and syscall in ``extra``; ``--syscall-fields`` adds the other SYSCALL
-fields keibi's audit parser keeps (about 20 items, a0-a3 new hex values per event, as on
-a real host), which the auditd rules' ``a0``.. fields read. Each set runs in a fresh Engine; the
-output is events/s per set, the 250 vs 10 ratio of per-event cost (target: < 3x), and how
-many rules an event meets on average after the index and the literal prefilter (the
-rules that must really be evaluated: with 10 rules nearly none, with 250 the built-in
-chain steps that match every process start or login, auditd ``execve`` rules...).
-Times are CPU time of this process (``time.process_time``), not wall-clock time. On a
-shared VM identical runs still differ by 10-20%, so the 10 and 250 rule sets run in
-``--rounds`` alternating pairs, and the ratio reported is the median of the pairs'
-ratios (each pair's figures are printed too).
+Events: a mixed stream of what the sources produce -- sshd/sudo/cron auth lines, audit
+``execve`` process starts, ``connect`` calls and file creations, syslog lines -- mostly
+benign, with about 1% generated to match some SigmaHQ rule (:mod:`keibi.engine.synth`).
+By default the stream is written as raw auth.log, audit.log (auditd's ENRICHED format)
+and syslog lines and parsed by keibi's own parsers (:mod:`raw_events`), so events carry
+what real ones do: the raw records as ``event.original``, the SYSCALL record's fields
+(``a0``-``a3`` new per event), times, pids and serials new in every line. With
+``--synthetic`` the events are built directly instead, with only the fields rules read
+most (audit events carry their record types and syscall in ``extra``; add the SYSCALL
+record's other fields with ``--syscall-fields``): the figures of earlier versions.
+
+Each set runs in a fresh Engine; the output is events/s per set, the 250 vs 10 ratio of
+per-event cost (target: < 3x), and how many rules an event meets on average after the
+index and the literal prefilter (the rules that must really be evaluated: with 10 rules
+nearly none, with 250 the built-in chain steps that match every process start or login,
+auditd ``execve`` rules...). Times are CPU time of this process (``time.process_time``),
+not wall-clock time. On a shared VM identical runs still differ by 10-20%, so the 10 and
+250 rule sets run in ``--rounds`` alternating pairs, and the ratio reported is the median
+of the pairs' ratios (each pair's figures are printed too).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from keibi.engine.engine import Engine
 from keibi.engine.synth import prove
 from keibi.events.model import Event
 from keibi.rules.loader import LoadedRule, builtin_rules_dir, load_rules
+from raw_events import parsed_mixed
 
 START = 1_790_000_000.0
 TARGET_RATE = 50_000
@@ -195,9 +200,14 @@ def mixed(rng: random.Random, n: int, positives: list[Event]) -> list[Event]:
     return out
 
 
+#: detection keys whose values stay: the condition, and auditd's record type (a rule for
+#: an "EXECVEv1" record would be no rule at all)
+_KEPT = frozenset({"condition", "type"})
+
+
 def _mutate(node: Any, tag: str) -> Any:
     if isinstance(node, dict):
-        return {k: node[k] if k == "condition" else _mutate(v, tag) for k, v in node.items()}
+        return {k: node[k] if k in _KEPT else _mutate(v, tag) for k, v in node.items()}
     if isinstance(node, list):
         return [_mutate(v, tag) for v in node]
     if isinstance(node, str):
@@ -251,9 +261,13 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--sigmahq", type=Path, default=SIGMAHQ)
+    ap.add_argument("--synthetic", action="store_true",
+                    help="build the events directly (only the fields rules read most), "
+                         "not by parsing raw log lines")
     ap.add_argument("--syscall-fields", action="store_true",
-                    help="audit events also carry the SYSCALL record's other fields, as "
-                         "keibi's audit parser keeps them (a0-a3: new hex values)")
+                    help="with --synthetic: audit events also carry the SYSCALL record's "
+                         "other fields, as keibi's audit parser keeps them (a0-a3: new hex "
+                         "values)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternating 10/250-rule pairs; the median ratio is reported")
     args = ap.parse_args()
@@ -280,10 +294,17 @@ def main() -> int:
             found = prove(rule.sigma, lambda e: True, tries=1)  # type: ignore[arg-type]
             if found is not None:
                 positives.append(found.event)
-    events = mixed(random.Random(args.seed), args.events, positives)
-    print(f"{args.events:,d} mixed events: auth 30%, process 35%, network 12%, file 13%, "
-          f"syslog 10%, ~1% SigmaHQ positives ({len(positives)} kinds)"
-          + ("; audit events with the SYSCALL record's other fields" if SYSCALL_EXTRA else ""))
+    if args.synthetic:
+        events = mixed(random.Random(args.seed), args.events, positives)
+        how = "built directly" + ("; audit events with the SYSCALL record's other fields"
+                                  if SYSCALL_EXTRA else "")
+    else:
+        events = parsed_mixed(random.Random(args.seed), args.events, positives, START,
+                              programs=PROGRAMS, parents=PARENTS, users=USERS, hosts=HOSTS,
+                              paths=PATHS)
+        how = "parsed by keibi's parsers from raw auth.log, audit.log and syslog lines"
+    print(f"{len(events):,d} mixed events: auth 30%, process 35%, network 12%, file 13%, "
+          f"syslog 10%, ~1% SigmaHQ positives ({len(positives)} kinds); {how}")
     r_all = run("builtin+sigmahq", base, events)
     ratios = []
     for _ in range(max(1, args.rounds)):
