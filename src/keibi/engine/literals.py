@@ -561,10 +561,17 @@ def _as_clauses(g: Gate | Clauses) -> Clauses:
     return tuple(c for c in cs if c)  # an empty clause is no condition
 
 
+def _one_character(clause: frozenset[Atom]) -> bool:
+    """Whether a clause holds for any text holding some one character (``:``, ``0``): a
+    raw record nearly always does, so it filters nothing and costs a search."""
+    return any(k == "contains" and len(lit) == 1 for k, _, lit in clause)
+
+
 def _prune(rules: list[Clauses]) -> list[Clauses]:
-    """The rules' clauses without those on fields few rules read, or on fields most events
-    of their source share a value of (auditd's record types), where a rule has another
-    literal clause (any clause may go: the rest still holds for every match)."""
+    """The rules' clauses without those on fields few rules read, on fields most events
+    of their source share a value of (auditd's record types), or holding for one
+    character, where a rule has another literal clause (any clause may go: the rest
+    still holds for every match)."""
     users: dict[str, int] = {}
     for cs in rules:
         for name in {_field_of(f) for c in cs for k, f, _ in c if k != "present"}:
@@ -577,7 +584,7 @@ def _prune(rules: list[Clauses]) -> list[Clauses]:
                    or users[_field_of(f)] >= RARE_FIELD for k, f, _ in clause)
 
     def pruned(cs: Clauses) -> Clauses:
-        kept = tuple(c for c in cs if common(c))
+        kept = tuple(c for c in cs if common(c) and not _one_character(c))
         # only where a literal clause stays: a field's mere presence lets most events by
         if any(not _weak(c) for c in kept):
             return kept
