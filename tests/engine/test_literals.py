@@ -95,6 +95,17 @@ def test_clauses_on_fields_most_events_share_a_value_of_are_left_out() -> None:
     assert lf.clauses[:3] == [(curl,), (execve,), (execve, present)]
 
 
+def test_clauses_holding_for_one_character_are_left_out() -> None:
+    """"Remote File Copy": scp/rsync/sftp AND ':' or '@'. A raw record nearly always
+    holds a ':': that clause filters nothing where the program names stay."""
+    raw = "event.original"
+    copy = frozenset({("contains", raw, "scp "), ("contains", raw, "rsync ")})
+    colon = frozenset({("contains", raw, ":"), ("contains", raw, "@")})
+    others = [(frozenset({("contains", raw, f"x{i}y")}),) for i in range(2)]  # not rare
+    lf = LiteralFilter([(copy, colon), (colon,), *others])
+    assert lf.clauses[:2] == [(copy,), (colon,)]  # a rule's only clause stays
+
+
 @pytest.mark.parametrize(("pattern", "atom"), [
     (r"/usr/bin/.*\ \-c", ("prefix", "/usr/bin/")),
     (r".*/bin/.*sh", ("suffix", "sh")),
