@@ -104,6 +104,12 @@ def test_clauses_holding_for_one_character_are_left_out() -> None:
     others = [(frozenset({("contains", raw, f"x{i}y")}),) for i in range(2)]  # not rare
     lf = LiteralFilter([(copy, colon), (colon,), *others])
     assert lf.clauses[:2] == [(copy,), (colon,)]  # a rule's only clause stays
+    # in a command line, '>' still says something: kept
+    cmd = "process.command_line"
+    cat = frozenset({("contains", cmd, "cat ")})
+    redirect = frozenset({("contains", cmd, ">")})
+    others = [(frozenset({("contains", cmd, f"x{i}y")}),) for i in range(2)]
+    assert LiteralFilter([(cat, redirect), *others]).clauses[0] == (cat, redirect)
 
 
 @pytest.mark.parametrize(("pattern", "atom"), [

@@ -562,9 +562,11 @@ def _as_clauses(g: Gate | Clauses) -> Clauses:
 
 
 def _one_character(clause: frozenset[Atom]) -> bool:
-    """Whether a clause holds for any text holding some one character (``:``, ``0``): a
-    raw record nearly always does, so it filters nothing and costs a search."""
-    return any(k == "contains" and len(lit) == 1 for k, _, lit in clause)
+    """Whether a clause holds for a raw record (a keyword field) holding some one
+    character (``:``, ``0``): nearly every record does, so it filters nothing and costs
+    a search. (In a command line, ``>`` still says something.)"""
+    return any(k == "contains" and len(lit) == 1 and f in KEYWORD_FIELDS
+               for k, f, lit in clause)
 
 
 def _prune(rules: list[Clauses]) -> list[Clauses]:
