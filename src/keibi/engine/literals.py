@@ -53,7 +53,7 @@ from re import _parser as sre  # type: ignore[attr-defined]
 from types import CodeType, FunctionType
 from typing import Any, Generic, TypeVar
 
-from ahocorasick_rs import AhoCorasick, Implementation
+from ahocorasick_rs import BytesAhoCorasick, Implementation
 
 from keibi.engine.fields import KEYWORD_FIELDS
 from keibi.engine.ir import INT_FIELDS, SCALAR_FIELDS, And, FieldTest, Keyword, Node, Or
@@ -384,7 +384,11 @@ class _Field:
         #: whether only presence counts here (no value needs looking at)
         self.presence_only = not (self.whole or self.positions)
         #: the substring search (:meth:`_scanner`): built when first needed
-        self.scanner: Callable[[str], int] | None = None
+        self.scanner: Callable[[str, bool], int] | None = None
+        #: whether substrings are all a text is looked at for (keyword fields: a raw
+        #: record): its text is then searched without a lower-cased copy
+        self.substrings_only = self.contains and not (
+            self.exact or self.prefixes or self.suffixes)
         #: text (or list of texts) -> mask
         self.memo: dict[Any, int] = {}
         #: int -> mask
@@ -402,28 +406,37 @@ class _Field:
                 if s.endswith(lit):
                     mask |= bit
         if self.contains:
-            mask |= (self.scanner or self._scanner())(s)
+            mask |= (self.scanner or self._scanner())(s, True)
         return mask
 
-    def _scanner(self) -> Callable[[str], int]:
-        """The substring search: one pass over the text of an Aho-Corasick automaton
-        (a DFA) of every literal of two characters or more, then ``in`` (``memchr``) for
-        each single character (a raw audit record holds ``0`` or ``:`` dozens of times:
-        their matches would cost more than a scan each)."""
+    def _scanner(self) -> Callable[[str, bool], int]:
+        """The substring search of a text (``lowered``: already lower-cased): one pass
+        over its UTF-8 bytes of an Aho-Corasick automaton (a DFA) of every literal of two
+        characters or more, then ``in`` (``memchr``) for each single character (a raw
+        audit record holds ``0`` or ``:`` dozens of times: their matches would cost more
+        than a scan each). UTF-8 keeps substrings (a literal's bytes can only match at a
+        character's start), and an ASCII text is lower-cased as bytes, in one C loop."""
+        def utf8(text: str) -> bytes:
+            return text.encode("utf-8", "surrogatepass")  # log text may hold surrogates
+
         long = sorted(lit for lit in self.literals if len(lit) > 1)
         bits = [self.literals[lit] for lit in long]
-        short = [(lit, b) for lit, b in sorted(self.literals.items()) if len(lit) == 1]
-        find = (AhoCorasick(long, implementation=Implementation.DFA).find_matches_as_indexes
-                if long else None)
+        short = [(utf8(lit), b) for lit, b in sorted(self.literals.items()) if len(lit) == 1]
+        find = (BytesAhoCorasick([utf8(lit) for lit in long], implementation=Implementation.DFA
+                                 ).find_matches_as_indexes if long else None)
 
-        def scan(s: str) -> int:
+        def scan(s: str, lowered: bool) -> int:
+            if s.isascii():
+                b = s.encode("ascii") if lowered else s.encode("ascii").lower()
+            else:
+                b = utf8(s if lowered else s.lower())
             mask = 0
             if find is not None:
-                for n, _, _ in find(s, overlapping=True):
+                for n, _, _ in find(b, overlapping=True):
                     mask |= bits[n]
-            for lit, b in short:
-                if lit in s:
-                    mask |= b
+            for lit, bit in short:
+                if lit in b:
+                    mask |= bit
             return mask
 
         self.scanner = scan
@@ -436,7 +449,10 @@ class _Field:
 
     def _new_text(self, text: str) -> int:
         """The mask of a text not in the memo, remembered (when short enough)."""
-        found = self._compute(text.lower())
+        if self.substrings_only:
+            found = self.present | (self.scanner or self._scanner())(text, False)
+        else:
+            found = self._compute(text.lower())
         if len(text) <= MEMO_TEXT:
             if len(self.memo) >= MEMO_LIMIT:
                 self.memo.clear()
