@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from keibi.engine.compile import NotEvaluable, _never_hex, compile_rule
-from keibi.engine.values import RegexTest, StrTest
+from keibi.engine.values import NumTest, RegexTest, StrTest
 from tests.engine.helpers import ev, matcher, sigma_rule, write_rules
 
 AUTH = {"event.dataset": "keibi.auth"}
@@ -435,3 +435,14 @@ def test_not_evaluable_with_reason(tmp_path: Path, detection: str, logsource: st
     (rule,) = write_rules(tmp_path, sigma_rule(detection, logsource=logsource))
     with pytest.raises(NotEvaluable, match=reason):
         compile_rule(rule)
+
+
+def test_a_numeric_test_answers_a_text_again_as_the_first_time() -> None:
+    """Its answers per text are remembered (ids repeat); never one text's for another,
+    nor for a number or a bool."""
+    check = NumTest(frozenset({33.0})).checker()
+    for _ in range(2):
+        assert [check(v) for v in ("33", " 33 ", "33.0", "3_3", "0", "", "x", "1e400")] == [
+            True, True, True, True, False, False, False, False]
+        assert check(33) and check(33.0) and not check(True) and not check(None)
+    assert not NumTest(frozenset({1.0})).checker()(True)  # a bool is no number

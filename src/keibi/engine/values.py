@@ -26,6 +26,8 @@ from typing import Any, Union
 from keibi.events.encoding import parse_time
 
 Checker = Callable[[Any], bool]
+#: answers a numeric test remembers per text
+TEXT_ANSWERS = 4096
 
 
 def as_text(value: Any) -> str:
@@ -191,8 +193,19 @@ class NumTest:
 
     def checker(self) -> Checker:
         values = self.values
+        #: a text's answer (ids, ports and codes repeat: "0", "1000", "33")
+        texts: dict[str, bool] = {}
 
         def check(v: Any) -> bool:
+            if type(v) is str:
+                found = texts.get(v)
+                if found is None:
+                    n = as_number(v)
+                    found = n is not None and n in values
+                    if len(texts) >= TEXT_ANSWERS:
+                        texts.clear()
+                    texts[v] = found
+                return found
             n = as_number(v)
             return n is not None and n in values
 
