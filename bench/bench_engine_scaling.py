@@ -53,7 +53,7 @@ from keibi.engine.engine import Engine
 from keibi.engine.synth import prove
 from keibi.events.model import Event
 from keibi.rules.loader import LoadedRule, builtin_rules_dir, load_rules
-from raw_events import parsed_mixed
+from raw_events import draw, parsed_mixed
 
 START = 1_790_000_000.0
 TARGET_RATE = 50_000
@@ -184,20 +184,8 @@ MIX = ((0.30, auth_event), (0.35, process_event), (0.12, network_event),
 
 
 def mixed(rng: random.Random, n: int, positives: list[Event]) -> list[Event]:
-    out: list[Event] = []
-    ts = START
-    for _ in range(n):
-        ts += rng.expovariate(1 / 0.05)
-        if positives and rng.random() < 0.01:
-            out.append(msgspec.structs.replace(rng.choice(positives), timestamp=ts))
-            continue
-        r = rng.random()
-        for share, make in MIX:
-            if r < share:
-                out.append(make(rng, ts))
-                break
-            r -= share
-    return out
+    return [msgspec.structs.replace(rng.choice(positives), timestamp=ts) if make is None
+            else make(rng, ts) for ts, make in draw(rng, n, START, MIX, bool(positives))]
 
 
 #: detection keys whose values stay: the condition, and auditd's record type (a rule for

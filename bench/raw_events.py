@@ -13,9 +13,9 @@ and times that differ in every line.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -23,6 +23,7 @@ from keibi.events.model import Event
 from keibi.parsers.context import LineContext
 from keibi.parsers.registry import source_type
 
+T = TypeVar("T")
 GS = "\x1d"  # auditd's ENRICHED format: the interpreted fields follow this separator
 _NAMES = GS + ('ARCH=x86_64 SYSCALL={sc} AUID="{user}" UID="root" GID="root" EUID="root" '
                'SUID="root" FSUID="root" EGID="root" SGID="root" FSGID="root"')
@@ -166,6 +167,25 @@ def parse(source: str, lines: list[str], ref_time: float) -> list[Event]:
     return out
 
 
+def draw(rng: random.Random, n: int, start: float, mix: Sequence[tuple[float, T]],
+         positives: bool) -> Iterator[tuple[float, T | None]]:
+    """``n`` draws of the mixed stream: a time (about 20 events per second) and a kind
+    of ``mix`` (share, kind) by its share, or None for about 1% (a SigmaHQ positive, when
+    there are ``positives``)."""
+    ts = start
+    for _ in range(n):
+        ts += rng.expovariate(1 / 0.05)
+        if positives and rng.random() < 0.01:
+            yield ts, None
+            continue
+        r = rng.random()
+        for share, kind in mix:
+            if r < share:
+                yield ts, kind
+                break
+            r -= share
+
+
 def parsed_mixed(rng: random.Random, n: int, positives: list[Event], start: float,
                  **vocabulary: Any) -> list[Event]:
     """About ``n`` events (sorted by time): the mix, as parsed from raw lines, about 1%
@@ -174,20 +194,13 @@ def parsed_mixed(rng: random.Random, n: int, positives: list[Event], start: floa
     mix: tuple[tuple[float, Callable[[float], None]], ...] = (
         (0.30, writer.auth), (0.35, writer.process), (0.12, writer.network),
         (0.13, writer.file), (0.10, writer.syslog))
-    picked: list[Event] = []
+    events: list[Event] = []
     ts = start
-    for _ in range(n):
-        ts += rng.expovariate(1 / 0.05)
-        if positives and rng.random() < 0.01:
-            picked.append(msgspec.structs.replace(rng.choice(positives), timestamp=ts))
-            continue
-        r = rng.random()
-        for share, write in mix:
-            if r < share:
-                write(ts)
-                break
-            r -= share
-    events = picked
+    for ts, write in draw(rng, n, start, mix, bool(positives)):
+        if write is None:
+            events.append(msgspec.structs.replace(rng.choice(positives), timestamp=ts))
+        else:
+            write(ts)
     for source, lines in writer.lines.items():
         events += parse(source, lines, ts + 1)
     events.sort(key=lambda e: e.timestamp)
