@@ -248,15 +248,15 @@ def _record_type(node: Node) -> str | None:
     return None
 
 
-def _pair_arg(node: Node) -> tuple[int, FieldTest, FieldTest] | None:
-    """``(N, process.args[N] test, auditd.data.aN test)`` when ``node`` is the OR (or,
-    for absence, the AND) :func:`to_ir` builds for Sigma's ``aN``."""
+def _pair_arg(node: Node) -> tuple[FieldTest, FieldTest] | None:
+    """``(process.args[N] test, auditd.data.aN test)`` when ``node`` is the OR (or, for
+    absence, the AND) :func:`to_ir` builds for Sigma's ``aN``."""
     if isinstance(node, Or | And) and len(node.args) == 2:
         first, second = node.args
         if isinstance(first, FieldTest) and isinstance(second, FieldTest):
             m = _ARG_PAIR.match(first.field)
             if m and second.field == f"auditd.data.a{m.group(1)}" and first.test == second.test:
-                return int(m.group(1)), first, second
+                return first, second
     return None
 
 
@@ -288,9 +288,10 @@ def record_args(node: Node, record: str | None = None) -> Node:
     SYSCALL record's ``aN`` are hexadecimal."""
     pair = _pair_arg(node)
     if pair is not None:
+        argument, syscall = pair
         if record is None:
-            return pair[1] if _never_hex(pair[1].test) else node
-        return pair[1] if record == "execve" else pair[2]
+            return argument if _never_hex(argument.test) else node
+        return argument if record == "execve" else syscall
     if isinstance(node, And):
         record = _record_type(node) or record
         return And(tuple(record_args(a, record) for a in node.args))

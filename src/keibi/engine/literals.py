@@ -13,12 +13,12 @@ also knows ``("present", field, "")``: the field has a value at all.
 them pass, looking at each field once for all rules: exact values by hash, prefixes and
 suffixes by hashed slices, substrings in one pass of an Aho-Corasick automaton (native
 code), so the cost grows with the length of the event's values, not with the number of
-rules. The answer is a bit mask (bit n: clause n
-holds); per-field answers are memoised by value, so repeated executables, parents and
-argument lists cost one lookup (a subscript), and the code reading the fields is
-generated: one straight line per field. An atom on one element of a list
-(``process.args[0]``, Sigma's auditd ``a0``) holds for that element only: a list is
-answered whole from its memo, positions included, so being exact costs nothing per event.
+rules. The answer is a bit mask (bit n: clause n holds); per-field answers are memoised
+by value, so repeated executables, parents and argument lists cost one dict lookup, and
+the code reading the fields is generated: one straight line per field. An atom on one
+element of a list (``process.args[0]``, Sigma's auditd ``a0``) holds for that element
+only: a list is answered whole from its memo, positions included, so being exact costs
+nothing per event.
 
 How a gate is derived (all literals lower-cased, as the predicates compare):
 
