@@ -53,10 +53,9 @@ from re import _parser as sre  # type: ignore[attr-defined]
 from types import CodeType, FunctionType
 from typing import Any, Generic, TypeVar
 
-from ahocorasick_rs import BytesAhoCorasick, Implementation
-
 from keibi.engine.fields import KEYWORD_FIELDS
 from keibi.engine.ir import INT_FIELDS, SCALAR_FIELDS, And, FieldTest, Keyword, Node, Or
+from keibi.engine.substrings import Substrings, encode
 from keibi.engine.values import (
     BoolTest,
     CidrTest,
@@ -411,29 +410,19 @@ class _Field:
 
     def _scanner(self) -> Callable[[str, bool], int]:
         """The substring search of a text (``lowered``: already lower-cased): one pass
-        over its UTF-8 bytes of an Aho-Corasick automaton (a DFA) of every literal of two
-        characters or more, then ``in`` (``memchr``) for each single character (a raw
-        audit record holds ``0`` or ``:`` dozens of times: their matches would cost more
-        than a scan each). UTF-8 keeps substrings (a literal's bytes can only match at a
-        character's start), and an ASCII text is lower-cased as bytes, in one C loop."""
-        def utf8(text: str) -> bytes:
-            return text.encode("utf-8", "surrogatepass")  # log text may hold surrogates
-
-        long = sorted(lit for lit in self.literals if len(lit) > 1)
-        bits = [self.literals[lit] for lit in long]
-        short = [(utf8(lit), b) for lit, b in sorted(self.literals.items()) if len(lit) == 1]
-        find = (BytesAhoCorasick([utf8(lit) for lit in long], implementation=Implementation.DFA
-                                 ).find_matches_as_indexes if long else None)
+        of an Aho-Corasick automaton of every literal over the text's UTF-8 bytes, then
+        ``in`` for each single character (:class:`~keibi.engine.substrings.Substrings`)."""
+        subs = Substrings(self.literals)
+        bits = [self.literals[lit] for lit in subs.long]
+        short = [(b, self.literals[c]) for b, c in zip(subs.short_bytes, subs.short, strict=True)]
+        matches = subs.matches
+        always = self.literals.get("", 0)  # the empty literal is in every text
 
         def scan(s: str, lowered: bool) -> int:
-            if s.isascii():
-                b = s.encode("ascii") if lowered else s.encode("ascii").lower()
-            else:
-                b = utf8(s if lowered else s.lower())
-            mask = 0
-            if find is not None:
-                for n, _, _ in find(b, overlapping=True):
-                    mask |= bits[n]
+            b = encode(s, lowered)
+            mask = always
+            for n, _, _ in matches(b):
+                mask |= bits[n]
             for lit, bit in short:
                 if lit in b:
                     mask |= bit

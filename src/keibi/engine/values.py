@@ -23,6 +23,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from socket import AF_INET, AF_INET6, inet_pton
 from typing import Any, Union
 
+from keibi.engine.substrings import LOOP_MAX, Substrings
 from keibi.events.encoding import parse_time
 
 Checker = Callable[[Any], bool]
@@ -81,8 +82,7 @@ class StrTest:
         """Whether a text, lower-cased unless cased, matches one of the wildcard
         patterns (None: there are none)."""
         # both sides are lower-cased unless cased: the regexes need no IGNORECASE
-        forms = [wildcard_form(p) for p in self.patterns]
-        searches = tuple((lit, re.compile(rx, re.DOTALL).search) for rx, lit in forms)
+        searches = self._searches()
         if not searches:
             return None
 
@@ -94,16 +94,63 @@ class StrTest:
 
         return regex
 
-    def checker(self) -> Checker:
-        exact, prefixes, suffixes = self.exact, self.prefixes, self.suffixes
+    def _searches(self) -> tuple[tuple[str, Callable[[str], Any]], ...]:
+        """Per wildcard pattern: a literal every match contains, and its regex search."""
+        forms = [wildcard_form(p) for p in self.patterns]
+        return tuple((lit, re.compile(rx, re.DOTALL).search) for rx, lit in forms)
+
+    @property
+    def few_substrings(self) -> bool:
+        """Whether substrings and patterns are few enough to look for one by one (more:
+        :meth:`substring_checker` searches the text once for all their literals)."""
+        return len(self.contains) + len(self.patterns) <= LOOP_MAX
+
+    def substring_checker(self) -> Callable[[str], bool] | None:
+        """Whether a text, lower-cased unless cased, contains one of the substrings or
+        matches one of the wildcard patterns (None: there are none). Many of them: one
+        native search (:class:`~keibi.engine.substrings.Substrings`) of the substrings
+        and of a literal of each pattern, then the regexes of the patterns whose literal
+        the text holds."""
         contains = self.contains
         regex = self.pattern_checker()
+        if self.few_substrings:
+            if not contains:
+                return regex
+
+            def few(s: str) -> bool:
+                for c in contains:
+                    if c in s:
+                        return True
+                return regex is not None and regex(s)
+
+            return few
+        searches = self._searches()
+        subs = Substrings([*contains, *(lit for lit, _ in searches)])
+        found, any_of = subs.found, subs.any
+        wanted = frozenset(contains)
+
+        def many(s: str) -> bool:
+            if not any_of(s):  # most texts: one quick search
+                return False
+            present = found(s)
+            if not wanted.isdisjoint(present):
+                return True
+            for lit, search in searches:  # noqa: SIM110
+                if lit in present and search(s) is not None:
+                    return True
+            return False
+
+        return many
+
+    def checker(self) -> Checker:
+        exact, prefixes, suffixes = self.exact, self.prefixes, self.suffixes
+        substrings = self.substring_checker()
         lower = not self.cased
         if self.exact_only:
             if lower:
                 return lambda v: (v if type(v) is str else as_text(v)).lower() in exact
             return lambda v: (v if type(v) is str else as_text(v)) in exact
-        if suffixes and not (exact or prefixes or contains or regex) and lower:
+        if suffixes and not (exact or prefixes or substrings) and lower:
             return lambda v: (v if type(v) is str else as_text(v)).lower().endswith(suffixes)
 
         def check(v: Any) -> bool:
@@ -116,10 +163,7 @@ class StrTest:
                 return True
             if suffixes and s.endswith(suffixes):
                 return True
-            for c in contains:
-                if c in s:
-                    return True
-            return regex is not None and regex(s)
+            return substrings is not None and substrings(s)
 
         return check
 
