@@ -193,3 +193,24 @@ def test_the_substring_search_finds_every_literal_a_text_holds() -> None:
             checked += 1
             hits += bool(want)
     assert checked == 2000 and hits > 1000
+
+
+def test_raw_records_are_searched_every_time_never_remembered() -> None:
+    """A keyword field's text (a raw log line, an audit event's records) holds a time and
+    a serial: it never comes again, so its answer is not kept, and a selector reads it
+    without a memo lookup (no hash of 1 KB); other fields remember theirs."""
+    atoms = [("contains", "tmp", 0, None), ("contains", "x", 1, None)]
+    raw, command = _Field("event.original", atoms), _Field("process.command_line", atoms)
+    assert not raw.remembered and command.remembered
+    for text, want in (("type=EXECVE a0=/TMP/x", 0b11), ("nothing", 0), ("/tmp/", 0b01)):
+        for _ in range(2):
+            assert raw.text(text) == want
+            assert command.text(text) == want
+    assert raw.memo == {} and len(command.memo) == 3
+    flt = LiteralFilter([frozenset({("contains", "event.original", "tmp")}),
+                         frozenset({("contains", "process.command_line", "tmp")})])
+    event = Event(timestamp=T0, original="a /tmp/ b", process_command_line="ls /tmp")
+    for _ in range(2):
+        assert flt.passing(event) == {0, 1}
+    assert flt.passing(Event(timestamp=T0, original="a b")) == set()
+    assert flt.fields["event.original"].memo == {}

@@ -388,6 +388,10 @@ class _Field:
         #: record): its text is then searched without a lower-cased copy
         self.substrings_only = self.contains and not (
             self.exact or self.prefixes or self.suffixes)
+        #: whether answers are remembered: not for the keyword fields (a raw log line,
+        #: an audit event's records), whose texts hold a time and a serial: they never
+        #: come again, and hashing a 1 KB text to look it up costs about 0.5 us
+        self.remembered = name not in KEYWORD_FIELDS
         #: text (or list of texts) -> mask
         self.memo: dict[Any, int] = {}
         #: int -> mask
@@ -415,14 +419,15 @@ class _Field:
         subs = Substrings(self.literals)
         bits = [self.literals[lit] for lit in subs.long]
         short = [(b, self.literals[c]) for b, c in zip(subs.short_bytes, subs.short, strict=True)]
-        matches = subs.matches
+        find = subs.find
         always = self.literals.get("", 0)  # the empty literal is in every text
 
         def scan(s: str, lowered: bool) -> int:
             b = encode(s, lowered)
             mask = always
-            for n, _, _ in matches(b):
-                mask |= bits[n]
+            if find is not None:
+                for n, _, _ in find(b, overlapping=True):
+                    mask |= bits[n]
             for lit, bit in short:
                 if lit in b:
                     mask |= bit
@@ -442,7 +447,7 @@ class _Field:
             found = self.present | (self.scanner or self._scanner())(text, False)
         else:
             found = self._compute(text.lower())
-        if len(text) <= MEMO_TEXT:
+        if len(text) <= MEMO_TEXT and self.remembered:
             if len(self.memo) >= MEMO_LIMIT:
                 self.memo.clear()
             self.memo[text] = found
@@ -679,7 +684,9 @@ class LiteralFilter:
                 continue
             ns[f"M{i}"], ns[f"V{i}"] = f.memo, f.new
             lines += [f"    v = e.{attr}", "    if v is not None:"]
-            if name in INT_FIELDS:
+            if not f.remembered:
+                lines += [f"        m |= V{i}(v)"]
+            elif name in INT_FIELDS:
                 ns[f"I{i}"] = f.numbers
                 lines += [f"        r = I{i}.get(v) if type(v) is int else None",
                           "        if r is None:",

@@ -5,7 +5,10 @@ needs it, string tests on a text are inlined (``s in S``, ``s.startswith(P)``,
 ``L in s``...), AND/OR/NOT become Python's own short-circuit operators, children tried
 cheapest first -- no call per node. Only values that are not text (numbers, lists, IP
 addresses...), keyword searches and field references go through small helper
-functions, with exactly the semantics of :func:`build_closures`. A test of one exact
+functions, with exactly the semantics of :func:`build_closures`. A test with more than a
+few substrings or wildcard patterns searches the text once for all their literals
+(:mod:`keibi.engine.substrings`); a keyword field's text is lower-cased once per event,
+for every rule that searches it. A test of one exact
 value of a field events mostly hold it in (``event.category`` is ``process``: the routed
 fields, the outcome) first compares the value as it is, before any lower-casing. The
 generated source only ever names :class:`~keibi.events.model.Event` attributes and Python
@@ -315,7 +318,8 @@ def _text_lowerer() -> Callable[[Any], str | None]:
     return lower_text
 
 
-_lower_text = _text_lowerer()
+#: per keyword field, its own (a syslog event's message and raw line are two texts)
+_LOWERERS = {f: _text_lowerer() for f in KEYWORD_FIELDS}
 
 
 class _Source:
@@ -393,8 +397,10 @@ class _Source:
         name = self.keyword_locals.get(field)
         if name is None:
             name = self.keyword_locals[field] = f"w{len(self.keyword_locals)}"
-        return (f"({name} if {name} is not UNSET else "
-                f"({name} := {self.const(_lower_text)}({self.read(field)})))")
+        v = self.var()
+        return (f"({name} if {name} is not UNSET else ({name} := None "
+                f"if ({v} := {self.read(field)}) is None else "
+                f"{self.const(_LOWERERS[field])}({v})))")
 
     def helper(self, text: Callable[[str], str]) -> str:
         """A generated function of a value that is not None: ``text`` holds for its

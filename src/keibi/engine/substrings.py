@@ -59,14 +59,16 @@ class Substrings:
         #: single characters, and the same as bytes
         self.short = tuple(lit for lit in lits if len(lit) == 1)
         self.short_bytes = tuple(utf8(c) for c in self.short)
-        self._find: Callable[..., list[tuple[int, int, int]]] | None = None
+        #: the automaton's search (None: no literal of two characters or more):
+        #: ``find(b, overlapping=True)`` as :meth:`matches`, without a Python call
+        self.find: Callable[..., list[tuple[int, int, int]]] | None = None
         #: the same literals, leftmost-first: no overlapping matches, but a search the
         #: automaton skips through with a vectorised prefilter (Teddy, for up to a few
         #: dozen literals): about 5x faster when nothing matches, the common answer
         self._first: Callable[[bytes], list[tuple[int, int, int]]] | None = None
         if self.long:
             encoded = [utf8(lit) for lit in self.long]
-            self._find = BytesAhoCorasick(
+            self.find = BytesAhoCorasick(
                 encoded, implementation=Implementation.DFA).find_matches_as_indexes
             self._first = BytesAhoCorasick(
                 encoded, matchkind=MatchKind.LeftmostFirst,
@@ -75,7 +77,7 @@ class Substrings:
     def matches(self, b: bytes) -> list[tuple[int, int, int]]:
         """Every occurrence in ``b`` (UTF-8) of a literal of :attr:`long`, overlapping
         ones included: (index in :attr:`long`, start, end)."""
-        return [] if self._find is None else self._find(b, overlapping=True)
+        return [] if self.find is None else self.find(b, overlapping=True)
 
     def any(self, s: str) -> bool:
         """Whether ``s`` contains one of the literals."""
