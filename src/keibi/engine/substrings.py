@@ -3,8 +3,9 @@
 A rule may list dozens of substrings (SigmaHQ's "Equation Group Indicators" has 40
 keywords, searched in every raw log line and audit record); the literal prefilter
 (:mod:`keibi.engine.literals`) searches every literal of every rule on a field at once.
-Testing ``literal in text`` for each costs a pass over the text per literal: 40 passes
-over a 1 KB audit record are about 8 us in CPython. :class:`Substrings` builds one
+Testing ``literal in text`` for each costs a pass over the text per literal: for that
+rule's 26 plain keywords over a 700-character audit event, about 4 us in CPython; one
+:meth:`Substrings.any`, 0.7 us (measured here). :class:`Substrings` builds one
 Aho-Corasick automaton (a DFA, ``ahocorasick_rs``: Rust) of the literals of two
 characters or more and searches the text's UTF-8 bytes once; single characters are
 found with ``in`` (``memchr``), as a raw audit record holds ``0`` or ``:`` dozens of
