@@ -89,7 +89,8 @@ class Substrings:
                 return True
         # a literal that occurs is found: where no match started before it, it is the
         # leftmost one
-        return self._first is not None and bool(self._first(utf8(s)))
+        return self._first is not None and bool(
+            self._first(s.encode("utf-8", "surrogatepass")))  # utf8(), without a call
 
     def found(self, s: str) -> set[str]:
         """The literals ``s`` contains (a new set)."""
