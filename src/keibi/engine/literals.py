@@ -390,7 +390,8 @@ class _Field:
             self.exact or self.prefixes or self.suffixes)
         #: whether answers are remembered: not for the keyword fields (a raw log line,
         #: an audit event's records), whose texts hold a time and a serial: they never
-        #: come again, and hashing a 1 KB text to look it up costs about 0.5 us
+        #: come again, and hashing a new 700-character text to look it up costs about
+        #: 0.26 us (measured here)
         self.remembered = name not in KEYWORD_FIELDS
         #: text (or list of texts) -> mask
         self.memo: dict[Any, int] = {}
