@@ -35,10 +35,10 @@ What 10 rules cost depends on which 10 they are far more than on their number: a
 holding one SigmaHQ keyword rule (``product: linux`` with ``keywords``: it searches every
 raw log line and audit record, about 1 KB each) costs several times what one without
 does (valgrind, samples of seeds 11-18: 5,800 and 10,500 instructions per event without,
-19,800 to 34,800 with). One sample
-is therefore no measure of "10 rules": the bench draws ``--samples`` of them and runs
-each beside the 250 rules (a pair: on a shared VM identical runs differ by 10-20%, so
-the two figures compared are taken minutes apart at most). It reports every pair, with
+19,800 to 34,800 with). One sample is therefore no measure of "10 rules": the bench
+draws ``--samples`` of them and runs each beside the 250 rules (a pair: on a shared VM
+identical runs differ by 10-20% or more, so the two figures compared are taken minutes
+apart at most). It reports every pair, with
 the sample's keyword rules counted, and the median of the pairs' ratios as the verdict,
 their range beside it. (Until November 2026 the bench drew one sample, seed 11: of the
 samples of seeds 1-16, the cheapest to run, and one of two with no keyword rule.)

@@ -112,8 +112,8 @@ class StrTest:
         and of a literal of each pattern, then the regexes of the patterns whose literal
         the text holds."""
         contains = self.contains
-        regex = self.pattern_checker()
         if self.few_substrings:
+            regex = self.pattern_checker()
             if not contains:
                 return regex
 
